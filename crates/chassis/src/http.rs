@@ -1,0 +1,122 @@
+//! HTTP responses: JSON bodies and the one error shape.
+//!
+//! Every failure a client can see is an [`ApiError`]: a status, a stable snake_case `code` for
+//! programs and a `message` for people. Handlers return `Ok(response)` for every outcome, because
+//! an `Err` from a `lambda_http` handler becomes a bare 500/502 from API Gateway. Server errors
+//! (5xx) are logged with their detail, and the client gets a generic message.
+
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+
+    /// 400: the request is malformed; `message` says how.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 404 for a route this API does not have.
+    pub fn route_not_found(method: &str, path: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("no route for {method} {path}"))
+    }
+
+    /// 405 for a known path with another method.
+    pub fn method_not_allowed(method: &str, path: &str) -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{method} is not allowed on {path}"))
+    }
+
+    /// 503: a dependency cannot serve now; the client may retry. `detail` goes to the log only.
+    pub fn unavailable(code: &'static str, message: impl Into<String>, detail: impl std::fmt::Display) -> Self {
+        tracing::warn!(code, detail = %detail, "service unavailable");
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+    }
+
+    /// 500: a bug. `detail` goes to the log only.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(detail = %detail, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+    }
+
+    /// The response carrying this error's JSON body.
+    pub fn into_response(self) -> Response<Body> {
+        if self.status.is_client_error() {
+            tracing::info!(status = self.status.as_u16(), code = self.code, message = %self.message, "request refused");
+        }
+        let body = ErrorBody { code: self.code, message: &self.message };
+        json_response(self.status, &body)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// A JSON response. Serializing our own types cannot fail; if it ever did, the client gets the
+/// 500 error body rather than a panic.
+pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
+    let (status, body) = match serde_json::to_vec(value) {
+        Ok(bytes) => (status, bytes),
+        Err(e) => {
+            tracing::error!(error = %e, "response serialization failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                br#"{"code":"internal","message":"internal error"}"#.to_vec(),
+            )
+        }
+    };
+    let mut response = Response::new(Body::Binary(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_json(r: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(r.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn error_body_shape_and_status() {
+        let r = ApiError::bad_request("invalid_count", "count must be between 1 and 1000").into_response();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(
+            body_json(&r),
+            serde_json::json!({"code": "invalid_count", "message": "count must be between 1 and 1000"})
+        );
+    }
+
+    #[test]
+    fn server_errors_hide_detail() {
+        let r = ApiError::internal("table xyz exploded at 10.0.0.3").into_response();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body_json(&r), serde_json::json!({"code": "internal", "message": "internal error"}));
+        let r = ApiError::unavailable("no_worker_id", "no worker id is free", "secret detail").into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!String::from_utf8_lossy(r.body().as_ref()).contains("secret"));
+    }
+}

@@ -1,0 +1,14 @@
+//! What every function shares, so they all start, log and fail the same way.
+//!
+//! - [`config`]: typed configuration from environment variables, checked at cold start with a
+//!   message that names the variable and what is wrong with it.
+//! - [`logging`]: one JSON object per line, carrying the invocation's request id and trace id.
+//! - [`http`]: the one error body `{"code": "...", "message": "..."}` with its HTTP status, and
+//!   JSON responses.
+
+pub mod config;
+pub mod http;
+pub mod logging;
+
+pub use config::{ConfigError, Env};
+pub use http::{ApiError, json_response};

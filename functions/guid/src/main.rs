@@ -1,0 +1,22 @@
+//! The guid function: Snowflake ids over HTTP, under a worker id leased from DynamoDB.
+//!
+//! Cold start: configuration from the environment, the SDK client, and an issuer that leases
+//! its worker id on first use. Each request is routed by [`api::handle`].
+
+mod api;
+mod config;
+
+use adapters::DynamoLeaseStore;
+use domain::IdIssuer;
+use lambda_http::{Error, run, service_fn};
+use snowflake::SystemClock;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    chassis::logging::init();
+    let config = config::Config::from_env(&chassis::Env::process())?;
+    let sdk = adapters::aws::load(adapters::aws::Timeouts::default()).await;
+    let store = DynamoLeaseStore::from_sdk(&sdk, &config.lease_table);
+    let issuer = IdIssuer::new(store, SystemClock, config.holder(), config.issuer);
+    run(service_fn(|req| api::handle(&issuer, req))).await
+}

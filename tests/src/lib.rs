@@ -1,0 +1,1 @@
+//! Helpers for the integration tests: where the stack is, from `.local/endpoints.env` or env.
