@@ -1,1 +1,62 @@
-//! Helpers for the integration tests: where the stack is, from `.local/endpoints.env` or env.
+//! Helpers for the integration tests, which run against a deployed stack: the local emulator
+//! (`make test` brings one up) or an AWS account.
+//!
+//! Everything comes from the standard environment: `API_URL` (the HTTP API's base URL),
+//! `AWS_REGION`, `AWS_ENDPOINT_URL` (unset for AWS) and credentials. `make test` exports the
+//! local stack's `.local/test/endpoints.env`; for AWS, export `API_URL` and your usual AWS
+//! settings (see the README).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+/// The HTTP API's base URL, without a trailing slash.
+pub fn api_url() -> String {
+    std::env::var("API_URL")
+        .expect("API_URL is not set: run the tests through `make test`, or export API_URL (see README)")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// An HTTP client with a timeout on every call.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}
+
+/// SDK configuration from the standard environment, with timeouts.
+pub async fn sdk() -> aws_config::SdkConfig {
+    adapters::aws::load(adapters::aws::Timeouts {
+        operation: Duration::from_secs(20),
+        attempt: Duration::from_secs(10),
+        ..Default::default()
+    })
+    .await
+}
+
+/// A name no other test run uses: `prefix-<pid>-<nanos>`.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{prefix}-{}-{}", std::process::id(), nanos % 1_000_000_000_000)
+}
+
+/// GET `path` on the API; returns the status and the body parsed as JSON (panics if not JSON).
+pub async fn get_json(client: &reqwest::Client, path: &str) -> (u16, serde_json::Value) {
+    let res = client.get(format!("{}{path}", api_url())).send().await.unwrap();
+    let status = res.status().as_u16();
+    let ctype = res.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_owned());
+    let text = res.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: {status} body is not JSON ({e}): {text}"));
+    assert!(ctype.as_deref().is_some_and(|c| c.starts_with("application/json")), "GET {path}: content-type {ctype:?}");
+    (status, body)
+}
+
+/// Asserts the one error body: `{"code": "...", "message": "..."}` and nothing else.
+pub fn assert_error_body(body: &serde_json::Value, code: &str) {
+    let obj = body.as_object().unwrap_or_else(|| panic!("error body is not an object: {body}"));
+    assert_eq!(obj.len(), 2, "error body has other fields: {body}");
+    assert_eq!(obj.get("code").and_then(|c| c.as_str()), Some(code), "{body}");
+    assert!(obj.get("message").and_then(|m| m.as_str()).is_some_and(|m| !m.is_empty()), "{body}");
+}
