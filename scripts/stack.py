@@ -344,8 +344,35 @@ class Instance:
         print(f"instance {self.name}: emulator :{self.port} {emu}; redis {redis}")
 
     def follow_logs(self):
+        """Follows the emulator's and Redis's log files, and the functions' CloudWatch log groups
+        (every `*LogGroupName` output of the stack), in one stream."""
+        import threading
         files = sorted(str(p) for p in self.logs.glob("*.log"))
-        return subprocess.Popen(["tail", "-n", "20", "-F", *files])
+        tail = subprocess.Popen(["tail", "-n", "5", "-F", *files])
+        threading.Thread(target=self.follow_function_logs, daemon=True).start()
+        return tail
+
+    def follow_function_logs(self):
+        logs = self.client("logs")
+        cfn = self.client("cloudformation")
+        since = int(time.time() * 1000) - 60_000
+        seen = set()
+        while True:
+            try:
+                groups = {k.removesuffix("LogGroupName"): v for k, v in self.outputs(cfn).items()
+                          if k.endswith("LogGroupName")}
+                for fn, group in groups.items():
+                    events = logs.filter_log_events(logGroupName=group, startTime=since).get("events", [])
+                    for e in events:
+                        key = (group, e.get("eventId"), e["timestamp"], e["message"])
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                        print(f"[{fn}] {e['message'].rstrip()}", flush=True)
+            except Exception as e:  # the emulator restarting, the stack being replaced
+                print(f"[stack] waiting for function logs: {e}", flush=True)
+                time.sleep(5)
+            time.sleep(1)
 
     def dev(self, build=True):
         self.up(build)

@@ -20,10 +20,7 @@ pub fn api_url() -> String {
 
 /// An HTTP client with a timeout on every call.
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("HTTP client")
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("HTTP client")
 }
 
 /// SDK configuration from the standard environment, with timeouts.
@@ -48,8 +45,12 @@ pub async fn get_json(client: &reqwest::Client, path: &str) -> (u16, serde_json:
     let status = res.status().as_u16();
     let ctype = res.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_owned());
     let text = res.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: {status} body is not JSON ({e}): {text}"));
-    assert!(ctype.as_deref().is_some_and(|c| c.starts_with("application/json")), "GET {path}: content-type {ctype:?}");
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("GET {path}: {status} body is not JSON ({e}): {text}"));
+    assert!(
+        ctype.as_deref().is_some_and(|c| c.starts_with("application/json")),
+        "GET {path}: content-type {ctype:?}"
+    );
     (status, body)
 }
 

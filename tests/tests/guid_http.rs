@@ -30,12 +30,10 @@ async fn one_id_decodes_to_now() {
 #[tokio::test]
 async fn four_parallel_clients_get_4000_distinct_ids() {
     let c = http();
-    let batches = futures_join(
-        (0..4).map(|_| {
-            let c = c.clone();
-            async move { get_json(&c, "/v1/guid?count=1000").await }
-        }),
-    )
+    let batches = futures_join((0..4).map(|_| {
+        let c = c.clone();
+        async move { get_json(&c, "/v1/guid?count=1000").await }
+    }))
     .await;
     let mut all = HashSet::new();
     for (s, b) in &batches {
@@ -99,7 +97,9 @@ async fn ids_increase_across_requests() {
     }
 }
 
-async fn futures_join<F: std::future::Future + Send + 'static>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
+async fn futures_join<F: std::future::Future + Send + 'static>(
+    futs: impl IntoIterator<Item = F>,
+) -> Vec<F::Output>
 where
     F::Output: Send + 'static,
 {

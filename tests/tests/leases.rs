@@ -5,8 +5,8 @@ use adapters::DynamoLeaseStore;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PutRequest, ScalarAttributeType,
-    WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PutRequest,
+    ScalarAttributeType, WriteRequest,
 };
 use domain::{IdIssuer, IssueError, IssuerConfig, LeaseError, LeaseStore};
 use integration::{sdk, unique};
@@ -33,13 +33,24 @@ where
         .table_name(&table)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("worker").attribute_type(ScalarAttributeType::N).build().unwrap(),
+            AttributeDefinition::builder()
+                .attribute_name("worker")
+                .attribute_type(ScalarAttributeType::N)
+                .build()
+                .unwrap(),
         )
-        .key_schema(KeySchemaElement::builder().attribute_name("worker").key_type(KeyType::Hash).build().unwrap())
+        .key_schema(
+            KeySchemaElement::builder().attribute_name("worker").key_type(KeyType::Hash).build().unwrap(),
+        )
         .send()
         .await
         .unwrap();
-    client.wait_until_table_exists().table_name(&table).wait(std::time::Duration::from_secs(120)).await.unwrap();
+    client
+        .wait_until_table_exists()
+        .table_name(&table)
+        .wait(std::time::Duration::from_secs(120))
+        .await
+        .unwrap();
     let outcome = tokio::spawn(body(client.clone(), table.clone())).await;
     client.delete_table().table_name(&table).send().await.unwrap();
     if let Err(e) = outcome {
@@ -90,7 +101,10 @@ async fn concurrent_cold_starts_get_distinct_slots_until_all_are_taken() {
         }
         assert_eq!(slots.len(), 1024);
         // The 1,025th instance is refused, never given a slot someone holds.
-        assert_eq!(store.acquire("one-too-many", now + 1, now + 600_000).await, Err(LeaseError::AllTaken(1024)));
+        assert_eq!(
+            store.acquire("one-too-many", now + 1, now + 600_000).await,
+            Err(LeaseError::AllTaken(1024))
+        );
     })
     .await;
 }

@@ -73,7 +73,13 @@ impl DynamoLeaseStore {
     }
 
     /// Tries to take `slot`; `Ok(None)` when someone else holds it.
-    async fn claim(&self, slot: WorkerSlot, holder: &str, now_ms: u64, expires_at_ms: u64) -> Result<Option<Lease>, LeaseError> {
+    async fn claim(
+        &self,
+        slot: WorkerSlot,
+        holder: &str,
+        now_ms: u64,
+        expires_at_ms: u64,
+    ) -> Result<Option<Lease>, LeaseError> {
         let result = self
             .client
             .update_item()

@@ -15,9 +15,11 @@ pub enum ConfigError {
     Invalid { name: String, value: String, reason: String },
 }
 
+type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// A source of variables: the process environment, or a fixed list in tests.
 pub struct Env {
-    lookup: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    lookup: Lookup,
 }
 
 impl Env {
@@ -60,7 +62,8 @@ impl Env {
         T::Err: Display,
     {
         let Some(raw) = self.get(name) else { return Ok(default) };
-        let invalid = |reason: String| ConfigError::Invalid { name: name.to_owned(), value: raw.clone(), reason };
+        let invalid =
+            |reason: String| ConfigError::Invalid { name: name.to_owned(), value: raw.clone(), reason };
         let value: T = raw.trim().parse().map_err(|e: T::Err| invalid(e.to_string()))?;
         if !range.contains(&value) {
             return Err(invalid(format!("must be between {} and {}", range.start(), range.end())));

@@ -39,11 +39,19 @@ impl ApiError {
 
     /// 405 for a known path with another method.
     pub fn method_not_allowed(method: &str, path: &str) -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{method} is not allowed on {path}"))
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{method} is not allowed on {path}"),
+        )
     }
 
     /// 503: a dependency cannot serve now; the client may retry. `detail` goes to the log only.
-    pub fn unavailable(code: &'static str, message: impl Into<String>, detail: impl std::fmt::Display) -> Self {
+    pub fn unavailable(
+        code: &'static str,
+        message: impl Into<String>,
+        detail: impl std::fmt::Display,
+    ) -> Self {
         tracing::warn!(code, detail = %detail, "service unavailable");
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
     }
@@ -79,10 +87,7 @@ pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Re
         Ok(bytes) => (status, bytes),
         Err(e) => {
             tracing::error!(error = %e, "response serialization failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                br#"{"code":"internal","message":"internal error"}"#.to_vec(),
-            )
+            (StatusCode::INTERNAL_SERVER_ERROR, br#"{"code":"internal","message":"internal error"}"#.to_vec())
         }
     };
     let mut response = Response::new(Body::Binary(body));
@@ -115,7 +120,8 @@ mod tests {
         let r = ApiError::internal("table xyz exploded at 10.0.0.3").into_response();
         assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(body_json(&r), serde_json::json!({"code": "internal", "message": "internal error"}));
-        let r = ApiError::unavailable("no_worker_id", "no worker id is free", "secret detail").into_response();
+        let r =
+            ApiError::unavailable("no_worker_id", "no worker id is free", "secret detail").into_response();
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(!String::from_utf8_lossy(r.body().as_ref()).contains("secret"));
     }

@@ -5,7 +5,7 @@
 //! `LOG_FORMAT=text` for human-readable lines when running by hand; the level comes from
 //! `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO (as in `lambda_runtime`'s own subscriber).
 
-use lambda_http::tracing::subscriber::{EnvFilter, fmt, filter::LevelFilter};
+use lambda_http::tracing::subscriber::{EnvFilter, filter::LevelFilter, fmt};
 
 /// Installs the global subscriber. Call once, first thing in `main`.
 pub fn init() {
@@ -17,9 +17,8 @@ pub fn init() {
     let filter = EnvFilter::builder().with_default_directive(level.into()).from_env_lossy();
     let builder = fmt().with_target(false).with_env_filter(filter).with_writer(std::io::stdout);
     // Lambda's advanced logging controls set AWS_LAMBDA_LOG_FORMAT; LOG_FORMAT is ours.
-    let format = std::env::var("AWS_LAMBDA_LOG_FORMAT")
-        .or_else(|_| std::env::var("LOG_FORMAT"))
-        .unwrap_or_default();
+    let format =
+        std::env::var("AWS_LAMBDA_LOG_FORMAT").or_else(|_| std::env::var("LOG_FORMAT")).unwrap_or_default();
     let result = if format.eq_ignore_ascii_case("text") {
         builder.try_init()
     } else {

@@ -61,7 +61,10 @@ impl LeaseStore for MemoryLeaseStore {
         let Some(index) = free else { return Err(LeaseError::AllTaken(self.slot_count)) };
         let slot = WorkerSlot::from_index(index).ok_or(LeaseError::AllTaken(self.slot_count))?;
         let floor_ms = records.get(&index).map_or(0, |r| r.last_ts);
-        records.insert(index, LeaseRecord { holder: holder.to_owned(), expires_at: expires_at_ms, last_ts: expires_at_ms });
+        records.insert(
+            index,
+            LeaseRecord { holder: holder.to_owned(), expires_at: expires_at_ms, last_ts: expires_at_ms },
+        );
         self.writes.fetch_add(1, Ordering::SeqCst);
         Ok(Lease { slot, holder: holder.to_owned(), expires_at_ms, floor_ms })
     }

@@ -115,7 +115,8 @@ impl<S: LeaseStore, C: Clock + Send + Sync> IdIssuer<S, C> {
             expires_at_ms = lease.expires_at_ms,
             "worker id leased"
         );
-        let generator = Generator::new(lease.slot, lease.floor_ms, lease.expires_at_ms, self.config.max_backwards_ms);
+        let generator =
+            Generator::new(lease.slot, lease.floor_ms, lease.expires_at_ms, self.config.max_backwards_ms);
         Ok(Held { lease, generator })
     }
 
@@ -142,7 +143,11 @@ mod tests {
     const T0: u64 = EPOCH_UNIX_MS + 10_000_000;
     const CONFIG: IssuerConfig = IssuerConfig { ttl_ms: 10_000, margin_ms: 1_000, max_backwards_ms: 50 };
 
-    fn issuer(store: &Arc<MemoryLeaseStore>, clock: &Arc<ManualClock>, name: &str) -> IdIssuer<Arc<MemoryLeaseStore>, Arc<ManualClock>> {
+    fn issuer(
+        store: &Arc<MemoryLeaseStore>,
+        clock: &Arc<ManualClock>,
+        name: &str,
+    ) -> IdIssuer<Arc<MemoryLeaseStore>, Arc<ManualClock>> {
         IdIssuer::new(Arc::clone(store), Arc::clone(clock), name, CONFIG)
     }
 

@@ -44,7 +44,11 @@ pub trait LeaseStore: Send + Sync {
 
     /// Extends `lease` to `expires_at_ms` (also its new `last_ts`), only if the slot still holds
     /// exactly this lease (same holder, same end); otherwise [`LeaseError::Lost`].
-    fn renew(&self, lease: &Lease, expires_at_ms: u64) -> impl Future<Output = Result<Lease, LeaseError>> + Send;
+    fn renew(
+        &self,
+        lease: &Lease,
+        expires_at_ms: u64,
+    ) -> impl Future<Output = Result<Lease, LeaseError>> + Send;
 }
 
 /// A shared store is a store.

@@ -70,7 +70,9 @@ async fn route<S: LeaseStore, C: Clock + Send + Sync>(
             let ids = issue(issuer, count.unwrap_or(1)).await?;
             Ok(match count {
                 None => json_response(StatusCode::OK, &One { id: first(&ids)?.to_string() }),
-                Some(_) => json_response(StatusCode::OK, &Many { ids: ids.iter().map(u64::to_string).collect() }),
+                Some(_) => {
+                    json_response(StatusCode::OK, &Many { ids: ids.iter().map(u64::to_string).collect() })
+                }
             })
         }
         ["v1", "guid", id] => {
@@ -101,7 +103,10 @@ fn count(req: &Request) -> Result<Option<usize>, ApiError> {
 
 fn decode(raw: &str) -> Result<Decoded, ApiError> {
     let invalid = || {
-        ApiError::bad_request("invalid_id", format!("{:?} is not an id: expected a decimal number below 2^63", truncate(raw)))
+        ApiError::bad_request(
+            "invalid_id",
+            format!("{:?} is not an id: expected a decimal number below 2^63", truncate(raw)),
+        )
     };
     if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid());
@@ -123,16 +128,25 @@ fn decode(raw: &str) -> Result<Decoded, ApiError> {
     })
 }
 
-async fn issue<S: LeaseStore, C: Clock + Send + Sync>(issuer: &IdIssuer<S, C>, n: usize) -> Result<Vec<u64>, ApiError> {
+async fn issue<S: LeaseStore, C: Clock + Send + Sync>(
+    issuer: &IdIssuer<S, C>,
+    n: usize,
+) -> Result<Vec<u64>, ApiError> {
     issuer.issue(n).await.map_err(|e| match e {
         IssueError::Lease(LeaseError::AllTaken(n)) => {
             ApiError::unavailable("no_worker_id", format!("all {n} worker ids are in use; retry shortly"), &e)
         }
-        IssueError::Lease(_) => ApiError::unavailable("lease_unavailable", "the worker id lease could not be confirmed; retry shortly", &e),
+        IssueError::Lease(_) => ApiError::unavailable(
+            "lease_unavailable",
+            "the worker id lease could not be confirmed; retry shortly",
+            &e,
+        ),
         IssueError::Clock(IdError::ClockBehind { .. }) => {
             ApiError::unavailable("clock_behind", "the clock stepped backwards; retry shortly", &e)
         }
-        IssueError::Clock(_) => ApiError::unavailable("clock_unusable", "no id can be made at this time; retry shortly", &e),
+        IssueError::Clock(_) => {
+            ApiError::unavailable("clock_unusable", "no id can be made at this time; retry shortly", &e)
+        }
     })
 }
 
@@ -166,20 +180,30 @@ mod tests {
 
     fn get(path_and_query: &str) -> Request {
         let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-        let mut ev: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(format!("{}/../../events/guid-one.json", env!("CARGO_MANIFEST_DIR"))).unwrap()).unwrap();
+        let mut ev: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(format!("{}/../../events/guid-one.json", env!("CARGO_MANIFEST_DIR")))
+                .unwrap(),
+        )
+        .unwrap();
         ev["rawPath"] = path.into();
         ev["requestContext"]["http"]["path"] = path.into();
         ev["rawQueryString"] = query.into();
-        let params: serde_json::Map<String, serde_json::Value> =
-            query.split('&').filter(|p| !p.is_empty()).filter_map(|p| p.split_once('=')).map(|(k, v)| (k.to_string(), v.into())).collect();
+        let params: serde_json::Map<String, serde_json::Value> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.into()))
+            .collect();
         if !params.is_empty() {
             ev["queryStringParameters"] = params.into();
         }
         lambda_http::request::from_str(&ev.to_string()).unwrap()
     }
 
-    async fn call(issuer: &IdIssuer<MemoryLeaseStore, SystemClock>, req: Request) -> (StatusCode, serde_json::Value) {
+    async fn call(
+        issuer: &IdIssuer<MemoryLeaseStore, SystemClock>,
+        req: Request,
+    ) -> (StatusCode, serde_json::Value) {
         let res = handle(issuer, req).await.unwrap();
         assert_eq!(res.headers()["content-type"], "application/json");
         (res.status(), serde_json::from_slice(res.body().as_ref()).unwrap())
@@ -203,7 +227,8 @@ mod tests {
     async fn a_thousand_distinct_increasing_ids() {
         let (s, b) = call(&issuer(4), event("guid-batch.json")).await;
         assert_eq!(s, StatusCode::OK);
-        let ids: Vec<u64> = b["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().parse().unwrap()).collect();
+        let ids: Vec<u64> =
+            b["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().parse().unwrap()).collect();
         assert_eq!(ids.len(), 1_000);
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 1_000);
@@ -234,7 +259,11 @@ mod tests {
         assert_eq!(s, StatusCode::OK);
         assert_eq!(d["id"], id.as_str());
         assert_eq!((d["datacenter"].as_u64(), d["worker"].as_u64()), (Some(0), Some(0)));
-        let ts = time::OffsetDateTime::parse(d["timestamp"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
+        let ts = time::OffsetDateTime::parse(
+            d["timestamp"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
         assert_eq!((ts.unix_timestamp_nanos() / 1_000_000) as u64, d["timestamp_ms"].as_u64().unwrap());
     }
 
@@ -273,7 +302,11 @@ mod tests {
             let (s, b) = call(&i, get(p)).await;
             assert_error(s, &b, 404, "not_found");
         }
-        let mut ev: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(format!("{}/../../events/guid-one.json", env!("CARGO_MANIFEST_DIR"))).unwrap()).unwrap();
+        let mut ev: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(format!("{}/../../events/guid-one.json", env!("CARGO_MANIFEST_DIR")))
+                .unwrap(),
+        )
+        .unwrap();
         ev["requestContext"]["http"]["method"] = "POST".into();
         let (s, b) = call(&i, lambda_http::request::from_str(&ev.to_string()).unwrap()).await;
         assert_error(s, &b, 405, "method_not_allowed");

@@ -61,7 +61,8 @@ mod tests {
 
     #[test]
     fn margin_must_leave_room_in_the_lease() {
-        let env = Env::from_pairs([("LEASE_TABLE", "t"), ("LEASE_TTL_SECONDS", "5"), ("LEASE_MARGIN_MS", "3000")]);
+        let env =
+            Env::from_pairs([("LEASE_TABLE", "t"), ("LEASE_TTL_SECONDS", "5"), ("LEASE_MARGIN_MS", "3000")]);
         assert!(Config::from_env(&env).unwrap_err().to_string().contains("LEASE_MARGIN_MS"));
     }
 

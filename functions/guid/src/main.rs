@@ -17,6 +17,8 @@ async fn main() -> Result<(), Error> {
     let config = config::Config::from_env(&chassis::Env::process())?;
     let sdk = adapters::aws::load(adapters::aws::Timeouts::default()).await;
     let store = DynamoLeaseStore::from_sdk(&sdk, &config.lease_table);
-    let issuer = IdIssuer::new(store, SystemClock, config.holder(), config.issuer);
+    let holder = config.holder();
+    tracing::info!(holder, table = %config.lease_table, ttl_ms = config.issuer.ttl_ms, "guid function ready");
+    let issuer = IdIssuer::new(store, SystemClock, holder, config.issuer);
     run(service_fn(|req| api::handle(&issuer, req))).await
 }

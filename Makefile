@@ -1,0 +1,76 @@
+# The two commands: `make dev` (the whole system, in the foreground) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# One target dir outside the clone, shared by every build, test and bench (and by CI runs).
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/post-service/target
+export SAM_CLI_TELEMETRY := 0
+PY := .venv/bin/python
+CARGO := cargo
+RELEASE := --release --locked
+
+.PHONY: help bootstrap build dev up down status logs test lint fmt-check clippy template-lint deps-check unit integration bench sam-build clean
+
+help:
+	@echo "make dev          install what is missing, start emulator + Redis, build, deploy, follow logs (Ctrl-C stops)"
+	@echo "make up / down    the same stack, detached / stopped (endpoints in .local/endpoints.env)"
+	@echo "make test         fmt, clippy, template lint, unit tests, integration tests on a stack of their own"
+	@echo "make bench        criterion benchmarks"
+	@echo "make status|logs  what is running / follow the logs"
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+build: bootstrap
+	$(CARGO) build $(RELEASE) --workspace
+
+dev: bootstrap
+	$(PY) scripts/stack.py dev
+
+up: bootstrap
+	$(PY) scripts/stack.py up
+
+down:
+	@if [ -x $(PY) ]; then $(PY) scripts/stack.py down; $(PY) scripts/stack.py down --instance test; fi
+
+status:
+	@$(PY) scripts/stack.py status; $(PY) scripts/stack.py status --instance test
+
+logs:
+	$(PY) scripts/stack.py logs
+
+test: bootstrap lint unit integration
+
+lint: fmt-check clippy template-lint deps-check
+
+fmt-check:
+	$(CARGO) fmt --all --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+template-lint: bootstrap
+	.venv/bin/cfn-lint template.yaml
+	.venv-sam/bin/sam validate --lint --region us-east-1
+
+# Domain crates never depend on the AWS SDK, Redis or the Lambda runtime.
+deps-check:
+	@for c in domain snowflake; do \
+	  if $(CARGO) tree -p $$c -e normal --prefix none | grep -E '^(aws-|redis|lambda)'; then \
+	    echo "$$c depends on an adapter crate"; exit 1; fi; done
+
+unit:
+	$(CARGO) test $(RELEASE) --workspace --exclude integration
+
+integration: bootstrap
+	scripts/integration.sh
+
+bench:
+	$(CARGO) bench --locked -p snowflake --bench generator
+
+# What `sam build` does on a machine with cargo-lambda (cross-compiles with zig).
+sam-build: bootstrap
+	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv-sam/bin/sam build --beta-features
+
+clean: down
+	rm -rf .local .aws-sam
