@@ -3,6 +3,7 @@
 deployed into the emulator through CloudFormation. No Docker.
 
 usage: stack.py up|down|dev|status|logs [--instance dev|test] [--no-build]
+       stack.py invoke <function> <event.json>   e.g. invoke guid events/guid-one.json
 
   up      start what is not running, build the functions, deploy (create or update) the stack,
           write <state>/endpoints.env; safe to re-run.
@@ -10,6 +11,7 @@ usage: stack.py up|down|dev|status|logs [--instance dev|test] [--no-build]
   down    stop the emulator (and the function processes it runs) and the Redis nodes.
   status  say what is running.
   logs    follow the logs of the emulator, the functions and Redis.
+  invoke  send a sample event (events/) straight to a deployed function, print its answer.
 
 Two instances can run side by side: `dev` (emulator :4566, Redis :6380-6382, state in .local/)
 for people, and `test` (:4599, :6390-6392, .local/test/) for `make test`, so the test suite
@@ -374,6 +376,20 @@ class Instance:
                 time.sleep(5)
             time.sleep(1)
 
+    def invoke(self, function, event_file):
+        """Invokes the deployed function whose output `<Name>FunctionName` matches `function`."""
+        outputs = self.outputs(self.client("cloudformation"))
+        key = "".join(part.capitalize() for part in function.split("-")) + "FunctionName"
+        if key not in outputs:
+            die(f"the stack has no output {key}; functions: "
+                + ", ".join(k.removesuffix("FunctionName") for k in outputs if k.endswith("FunctionName")))
+        payload = Path(event_file).read_bytes()
+        res = self.client("lambda").invoke(FunctionName=outputs[key], Payload=payload)
+        body = res["Payload"].read().decode()
+        if res.get("FunctionError"):
+            die(f"{function} failed: {body}")
+        print(json.dumps(json.loads(body), indent=2))
+
     def dev(self, build=True):
         self.up(build)
         print("[stack] following logs; Ctrl-C stops everything", flush=True)
@@ -395,7 +411,8 @@ class Instance:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["up", "down", "dev", "status", "logs"])
+    p.add_argument("command", choices=["up", "down", "dev", "status", "logs", "invoke"])
+    p.add_argument("args", nargs="*", help="invoke: <function> <event.json>")
     p.add_argument("--instance", choices=sorted(INSTANCES), default="dev")
     p.add_argument("--no-build", action="store_true", help="deploy the binaries already built")
     a = p.parse_args()
@@ -408,6 +425,10 @@ def main():
         inst.dev(not a.no_build)
     elif a.command == "down":
         inst.down()
+    elif a.command == "invoke":
+        if len(a.args) != 2:
+            die("usage: stack.py invoke <function> <event.json>")
+        inst.invoke(*a.args)
     elif a.command == "status":
         inst.status()
     else:

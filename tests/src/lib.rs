@@ -61,3 +61,16 @@ pub fn assert_error_body(body: &serde_json::Value, code: &str) {
     assert_eq!(obj.get("code").and_then(|c| c.as_str()), Some(code), "{body}");
     assert!(obj.get("message").and_then(|m| m.as_str()).is_some_and(|m| !m.is_empty()), "{body}");
 }
+
+/// An output of the stack named by `STACK_NAME`: how tests find the stack's resources, here
+/// and on AWS alike.
+pub async fn stack_output(key: &str) -> String {
+    let stack = std::env::var("STACK_NAME").expect("STACK_NAME is not set (see README: running the tests)");
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk().await);
+    let out = cfn.describe_stacks().stack_name(&stack).send().await.expect("DescribeStacks");
+    out.stacks()
+        .first()
+        .and_then(|s| s.outputs().iter().find(|o| o.output_key() == Some(key)))
+        .and_then(|o| o.output_value().map(str::to_owned))
+        .unwrap_or_else(|| panic!("stack {stack} has no output {key}"))
+}
