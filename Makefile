@@ -70,7 +70,8 @@ bench:
 
 # What `sam build` does on a machine with cargo-lambda (cross-compiles with zig).
 sam-build: bootstrap
-	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv-sam/bin/sam build --beta-features
+	# SAM runs cargo-lambda inside functions/<name> and collects its output from the in-tree target dir.
+	env -u CARGO_TARGET_DIR PATH="$(CURDIR)/.venv/bin:$$PATH" .venv-sam/bin/sam build --beta-features
 
 clean: down
 	rm -rf .local .aws-sam
