@@ -14,6 +14,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for a `Retry-After` header (429, 503).
+    pub retry_after_s: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -24,7 +26,13 @@ struct ErrorBody<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self { status, code, message: message.into(), retry_after_s: None }
+    }
+
+    /// Adds a `Retry-After` header to the response.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_s = Some(seconds);
+        self
     }
 
     /// 400: the request is malformed; `message` says how.
@@ -68,7 +76,11 @@ impl ApiError {
             tracing::info!(status = self.status.as_u16(), code = self.code, message = %self.message, "request refused");
         }
         let body = ErrorBody { code: self.code, message: &self.message };
-        json_response(self.status, &body)
+        let mut response = json_response(self.status, &body);
+        if let Some(seconds) = self.retry_after_s {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -113,6 +125,12 @@ mod tests {
             body_json(&r),
             serde_json::json!({"code": "invalid_count", "message": "count must be between 1 and 1000"})
         );
+    }
+
+    #[test]
+    fn retry_after_header() {
+        let r = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "slow down").with_retry_after(42).into_response();
+        assert_eq!(r.headers()[header::RETRY_AFTER], "42");
     }
 
     #[test]

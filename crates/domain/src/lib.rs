@@ -3,10 +3,14 @@
 //! - [`lease`]: the worker-lease port: how an instance borrows a (datacenter, worker) pair.
 //! - [`issuer`]: hands out Snowflake ids under a lease that it acquires, renews and replaces,
 //!   so instances that come and go never issue the same id.
+//! - [`scrap`]: link checks and the cache-first preview service, with its ports.
+//! - [`keys`]: every cache key, named in one place.
 //! - `fakes` (feature `fakes`): in-memory implementations of the ports for tests.
 
 pub mod issuer;
+pub mod keys;
 pub mod lease;
+pub mod scrap;
 
 #[cfg(any(test, feature = "fakes"))]
 pub mod fakes;

@@ -1,0 +1,257 @@
+//! Sharded Redis: the ketama ring over the cache nodes, one reused connection per node, a time
+//! limit on every call, and a circuit breaker per node.
+//!
+//! A node that fails `failures_to_trip` calls in a row is skipped for `cooldown` (calls for its
+//! keys fail at once instead of each paying the timeout); after the cool-down the next call
+//! probes it, and one success closes the breaker. Callers treat every error as a miss, so a
+//! node that is down never fails a request.
+//!
+//! Implements the preview cache and the scrap rate limiter of `domain::scrap`.
+
+use cache::Ring;
+use domain::keys;
+use domain::scrap::{CacheError, PreviewCache, RateDecision, RateLimiter};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, Clone, Copy)]
+pub struct RedisConfig {
+    pub connect_timeout: Duration,
+    pub op_timeout: Duration,
+    pub failures_to_trip: u32,
+    pub cooldown: Duration,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_millis(500),
+            op_timeout: Duration::from_millis(300),
+            failures_to_trip: 3,
+            cooldown: Duration::from_secs(5),
+        }
+    }
+}
+
+struct Node {
+    addr: String,
+    client: redis::Client,
+    conn: tokio::sync::Mutex<Option<ConnectionManager>>,
+    failures: AtomicU32,
+    open_until_ms: AtomicU64,
+}
+
+pub struct RedisShards {
+    ring: Ring<String>,
+    nodes: HashMap<String, Node>,
+    config: RedisConfig,
+}
+
+impl RedisShards {
+    /// Shards over `host:port` addresses (no connection is made until first use).
+    pub fn new(addrs: &[String], config: RedisConfig) -> Result<Self, String> {
+        let mut nodes = HashMap::new();
+        for addr in addrs {
+            let client = redis::Client::open(format!("redis://{addr}/")).map_err(|e| format!("cache node {addr:?}: {e}"))?;
+            nodes.insert(
+                addr.clone(),
+                Node {
+                    addr: addr.clone(),
+                    client,
+                    conn: tokio::sync::Mutex::new(None),
+                    failures: AtomicU32::new(0),
+                    open_until_ms: AtomicU64::new(0),
+                },
+            );
+        }
+        Ok(Self { ring: Ring::new(addrs.iter().cloned()), nodes, config })
+    }
+
+    /// Parses `CACHE_NODES`-style lists: `host:port,host:port`.
+    pub fn parse_nodes(list: &str) -> Vec<String> {
+        list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
+
+    /// The node for `placement`, a live connection to it, and `op` run on it within the timeout.
+    async fn exec<T, F, Fut>(&self, placement: &str, op: F) -> Result<T, CacheError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let addr = self.ring.node_for(placement).ok_or_else(|| CacheError("no cache nodes".into()))?;
+        let node = self.nodes.get(addr).ok_or_else(|| CacheError(format!("unknown node {addr}")))?;
+        let now = now_ms();
+        if node.open_until_ms.load(Ordering::Relaxed) > now {
+            return Err(CacheError(format!("node {addr} is cooling down")));
+        }
+        let result = match self.connection(node).await {
+            Ok(conn) => match tokio::time::timeout(self.config.op_timeout, op(conn)).await {
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(e)) => Err(format!("node {addr}: {e}")),
+                Err(_) => Err(format!("node {addr}: no answer within {:?}", self.config.op_timeout)),
+            },
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(v) => {
+                node.failures.store(0, Ordering::Relaxed);
+                Ok(v)
+            }
+            Err(e) => {
+                let failures = node.failures.fetch_add(1, Ordering::Relaxed) + 1;
+                if failures >= self.config.failures_to_trip {
+                    let until = now + self.config.cooldown.as_millis() as u64;
+                    node.open_until_ms.store(until, Ordering::Relaxed);
+                    tracing::warn!(node = %node.addr, failures, cooldown_ms = self.config.cooldown.as_millis() as u64, "cache node skipped");
+                }
+                Err(CacheError(e))
+            }
+        }
+    }
+
+    async fn connection(&self, node: &Node) -> Result<ConnectionManager, String> {
+        let mut slot = node.conn.lock().await;
+        if let Some(conn) = slot.as_ref() {
+            return Ok(conn.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(self.config.connect_timeout)
+            .set_response_timeout(self.config.op_timeout)
+            .set_number_of_retries(1);
+        let connect = ConnectionManager::new_with_config(node.client.clone(), config);
+        match tokio::time::timeout(self.config.connect_timeout * 2, connect).await {
+            Ok(Ok(conn)) => {
+                *slot = Some(conn.clone());
+                Ok(conn)
+            }
+            Ok(Err(e)) => Err(format!("node {}: {e}", node.addr)),
+            Err(_) => Err(format!("node {}: no connection within {:?}", node.addr, self.config.connect_timeout)),
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn px(ttl: Duration) -> u64 {
+    (ttl.as_millis() as u64).max(1)
+}
+
+// With no nodes configured the cache is simply absent: every lookup misses, nothing is stored.
+impl PreviewCache for RedisShards {
+    async fn get(&self, key: &str) -> Result<Option<String>, CacheError> {
+        if self.is_empty() {
+            return Ok(None);
+        }
+        self.exec(key, |mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await }).await
+    }
+
+    async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        self.exec(key, |mut c| async move {
+            redis::cmd("SET").arg(key).arg(value).arg("PX").arg(px(ttl)).query_async(&mut c).await
+        })
+        .await
+    }
+
+    async fn lock(&self, key: &str, ttl: Duration) -> Result<bool, CacheError> {
+        if self.is_empty() {
+            return Ok(true);
+        }
+        let set: Option<String> = self
+            .exec(key, |mut c| async move {
+                redis::cmd("SET").arg(key).arg("1").arg("NX").arg("PX").arg(px(ttl)).query_async(&mut c).await
+            })
+            .await?;
+        Ok(set.is_some())
+    }
+
+    async fn unlock(&self, key: &str) -> Result<(), CacheError> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        self.exec(key, |mut c| async move { redis::cmd("DEL").arg(key).query_async::<i64>(&mut c).await }).await?;
+        Ok(())
+    }
+}
+
+/// Sums a caller's per-minute counters over the window and, only if under the limit, counts
+/// this call: one script, so concurrent calls cannot slip past the limit. Returns
+/// `{1, 0}` when allowed, `{0, age}` when limited, where `age` is how many minutes back the
+/// oldest counted minute lies.
+const RATE_SCRIPT: &str = r#"
+local total = 0
+local oldest = 0
+for i = 1, #KEYS do
+  local n = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if n > 0 then oldest = i end
+  total = total + n
+end
+if total >= tonumber(ARGV[1]) then
+  return {0, oldest - 1}
+end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+return {1, 0}
+"#;
+
+/// The reference's rule: at most `limit` calls per caller in a sliding window of
+/// `window_minutes`, counted per minute.
+pub struct RedisRateLimiter {
+    shards: Arc<RedisShards>,
+    script: redis::Script,
+    limit: u32,
+    window_minutes: u64,
+}
+
+impl RedisRateLimiter {
+    pub fn new(shards: Arc<RedisShards>, limit: u32, window_minutes: u64) -> Self {
+        Self { shards, script: redis::Script::new(RATE_SCRIPT), limit, window_minutes: window_minutes.max(1) }
+    }
+}
+
+impl RateLimiter for RedisRateLimiter {
+    async fn hit(&self, caller: &str, now_ms: u64) -> Result<RateDecision, CacheError> {
+        if self.shards.is_empty() {
+            return Ok(RateDecision::Allowed);
+        }
+        let minute = now_ms / 60_000;
+        let keys: Vec<String> =
+            (0..self.window_minutes).map(|i| keys::rate_minute(caller, minute.saturating_sub(i))).collect();
+        let ttl_s = self.window_minutes * 60;
+        let placement = keys::rate_placement(caller);
+        let script = &self.script;
+        let limit = self.limit;
+        let reply: Vec<i64> = self
+            .shards
+            .exec(&placement, |mut c| async move {
+                let mut call = script.prepare_invoke();
+                for k in &keys {
+                    call.key(k);
+                }
+                call.arg(limit).arg(ttl_s).invoke_async(&mut c).await
+            })
+            .await?;
+        match reply.as_slice() {
+            [1, _] => Ok(RateDecision::Allowed),
+            [0, age] => {
+                // The oldest counted minute leaves the window when minute `oldest + window` starts.
+                let oldest = minute.saturating_sub(u64::try_from(*age).unwrap_or(0));
+                let frees_at_ms = (oldest + self.window_minutes) * 60_000;
+                Ok(RateDecision::Limited { retry_after_s: frees_at_ms.saturating_sub(now_ms).div_ceil(1_000).max(1) })
+            }
+            other => Err(CacheError(format!("unexpected rate-limit reply {other:?}"))),
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! Every cache key, named in one place (the design's key table).
+//!
+//! | key | value | TTL |
+//! |---|---|---|
+//! | `url:{sha256 of the normalized URL}` | preview JSON, or a short-lived failure marker | 2 days / minutes |
+//! | `lock:url:{same hash}` | marker of the one fetch in flight for that URL | the fetch timeout |
+//! | `rl:{caller}:{minute}` | scraps counted in that minute | 5 minutes |
+//!
+//! Keys that must live together (a caller's rate-limit minutes, checked by one script) are
+//! placed on the ring by a shared *placement* string, not by the key itself.
+
+/// The cache key of a link preview, from the hex digest of its normalized URL.
+pub fn preview(url_digest: &str) -> String {
+    format!("url:{url_digest}")
+}
+
+/// The lock held while one instance fetches a URL that several want.
+pub fn preview_lock(url_digest: &str) -> String {
+    format!("lock:url:{url_digest}")
+}
+
+/// A caller's rate-limit counter for one minute (minutes since the Unix epoch).
+pub fn rate_minute(caller: &str, minute: u64) -> String {
+    format!("rl:{caller}:{minute}")
+}
+
+/// Where a caller's rate-limit keys live: all on one node, so one script sees them all.
+pub fn rate_placement(caller: &str) -> String {
+    format!("rl:{caller}")
+}

@@ -1,0 +1,280 @@
+//! HTTP routes of the scrap function (API Gateway HTTP API, payload 2.0).
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /v1/scrap?url=<link>` | the preview: `title`, `description`, `url`, `image`, `image_width`, `image_height`, `type`, `site_name`, `author`, `published_time`, `lang`, `favicon` |
+//! | `GET /api/v1/scrap?url=<link>` | the reference's shape `{"code": 0, "scrap": {"title", "url", "type", "image", "description", "author"}}` |
+//!
+//! Each call counts against the caller's rate limit first (the caller is the signed-in user
+//! when the API's authorizer names one, else the source IP).
+
+use chassis::{ApiError, json_response};
+use domain::scrap::link::LinkError;
+use domain::scrap::{FetchError, Fetcher, Preview, PreviewCache, RateDecision, RateLimiter, ScrapError, Scraper};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Error, Request, RequestExt, Response};
+use serde::Serialize;
+
+pub struct Deps<F, C, L> {
+    pub scraper: Scraper<F, C>,
+    pub limiter: L,
+}
+
+#[derive(Serialize)]
+struct CompatScrap<'a> {
+    title: &'a Option<String>,
+    url: &'a Option<String>,
+    r#type: &'a Option<String>,
+    image: &'a Option<String>,
+    description: &'a Option<String>,
+    author: &'a Option<String>,
+}
+
+#[derive(Serialize)]
+struct Compat<'a> {
+    code: u8,
+    scrap: CompatScrap<'a>,
+}
+
+pub async fn handle<F: Fetcher, C: PreviewCache, L: RateLimiter>(
+    deps: &Deps<F, C, L>,
+    req: Request,
+) -> Result<Response<Body>, Error> {
+    Ok(route(deps, &req).await.unwrap_or_else(ApiError::into_response))
+}
+
+async fn route<F: Fetcher, C: PreviewCache, L: RateLimiter>(
+    deps: &Deps<F, C, L>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let path = req.uri().path().trim_end_matches('/');
+    let compat = match path {
+        "/v1/scrap" => false,
+        "/api/v1/scrap" => true,
+        _ => return Err(ApiError::route_not_found(req.method().as_str(), req.uri().path())),
+    };
+    if req.method() != Method::GET {
+        return Err(ApiError::method_not_allowed(req.method().as_str(), path));
+    }
+    let params = req.query_string_parameters_ref();
+    let url = params
+        .and_then(|p| p.first("url"))
+        .ok_or_else(|| ApiError::bad_request("invalid_url", "the url query parameter is required"))?;
+    rate_limit(&deps.limiter, &caller(req)).await?;
+    let preview = deps.scraper.preview(url).await.map_err(to_api_error)?;
+    Ok(if compat {
+        json_response(StatusCode::OK, &compat_body(&preview))
+    } else {
+        json_response(StatusCode::OK, &preview)
+    })
+}
+
+fn compat_body(p: &Preview) -> Compat<'_> {
+    Compat {
+        code: 0,
+        scrap: CompatScrap {
+            title: &p.title,
+            url: &p.url,
+            r#type: &p.r#type,
+            image: &p.image,
+            description: &p.description,
+            author: &p.author,
+        },
+    }
+}
+
+/// Who is asking: the authorizer's subject when there is one, else the source address.
+fn caller(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            let sub = ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).and_then(|j| j.claims.get("sub"));
+            match sub {
+                Some(sub) => format!("user:{sub}"),
+                None => format!("ip:{}", ctx.http.source_ip.as_deref().unwrap_or("unknown")),
+            }
+        }
+        _ => "ip:unknown".to_owned(),
+    }
+}
+
+async fn rate_limit<L: RateLimiter>(limiter: &L, caller: &str) -> Result<(), ApiError> {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    match limiter.hit(caller, now_ms).await {
+        Ok(RateDecision::Allowed) => Ok(()),
+        Ok(RateDecision::Limited { retry_after_s }) => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many previews asked for; retry in {retry_after_s} s"),
+        )
+        .with_retry_after(retry_after_s)),
+        Err(e) => {
+            // Fail open: the limiter protects upstream sites, it must not take previews down.
+            tracing::warn!(error = %e, "rate limiter unavailable; allowing");
+            Ok(())
+        }
+    }
+}
+
+fn to_api_error(e: ScrapError) -> ApiError {
+    let bad_gateway = |code, message: String| ApiError::new(StatusCode::BAD_GATEWAY, code, message);
+    match e {
+        ScrapError::Link(LinkError::Invalid(m)) => ApiError::bad_request("invalid_url", m),
+        ScrapError::Link(LinkError::NotAllowed(m)) | ScrapError::Fetch(FetchError::NotAllowed(m)) => {
+            ApiError::bad_request("url_not_allowed", m)
+        }
+        ScrapError::Fetch(FetchError::Timeout) => {
+            ApiError::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "the page did not answer in time")
+        }
+        ScrapError::Fetch(FetchError::Status(s)) => bad_gateway("upstream_status", format!("the page answered {s}")),
+        ScrapError::Fetch(FetchError::TooManyRedirects(n)) => {
+            bad_gateway("too_many_redirects", format!("the page redirected more than {n} times"))
+        }
+        ScrapError::Fetch(FetchError::BadRedirect(m)) => {
+            bad_gateway("bad_redirect", format!("the page redirected to an unusable location: {m}"))
+        }
+        ScrapError::Fetch(FetchError::Unreachable(detail)) => {
+            tracing::info!(detail, "page unreachable");
+            bad_gateway("upstream_unreachable", "the page could not be reached".to_owned())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::fakes::{FakeFetcher, FixedLimiter, MemoryCache};
+    use domain::scrap::{CacheError, ScrapConfig};
+
+    const PAGE: &str = r#"<html lang="en"><head><title>Example</title>
+        <meta property="og:description" content="An example page"></head></html>"#;
+
+    fn deps(fetcher: FakeFetcher, limit: Result<RateDecision, CacheError>) -> Deps<FakeFetcher, MemoryCache, FixedLimiter> {
+        Deps {
+            scraper: Scraper::new(fetcher, MemoryCache::default(), ScrapConfig::default()),
+            limiter: FixedLimiter(limit),
+        }
+    }
+
+    fn event(file: &str) -> serde_json::Value {
+        let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn with_url(mut ev: serde_json::Value, url: &str) -> Request {
+        // lambda_http reads parameters from rawQueryString, API Gateway sends both.
+        let encoded: String = url
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect();
+        ev["rawQueryString"] = format!("url={encoded}").into();
+        ev["queryStringParameters"] = serde_json::json!({ "url": url });
+        lambda_http::request::from_str(&ev.to_string()).unwrap()
+    }
+
+    async fn call<L: RateLimiter>(d: &Deps<FakeFetcher, MemoryCache, L>, req: Request) -> (u16, serde_json::Value, Response<Body>) {
+        let res = handle(d, req).await.unwrap();
+        let body = serde_json::from_slice(res.body().as_ref()).unwrap();
+        (res.status().as_u16(), body, res)
+    }
+
+    #[tokio::test]
+    async fn preview_has_every_field() {
+        let d = deps(FakeFetcher::default().page("https://example.com/", PAGE), Ok(RateDecision::Allowed));
+        let (s, b, _) = call(&d, with_url(event("scrap-preview.json"), "https://example.com/")).await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["title"], "Example");
+        assert_eq!(b["description"], "An example page");
+        assert_eq!(b["lang"], "en");
+        for field in ["title", "description", "url", "image", "image_width", "image_height", "type", "site_name", "author", "published_time", "lang", "favicon"] {
+            assert!(b.get(field).is_some(), "missing {field}: {b}");
+        }
+    }
+
+    #[tokio::test]
+    async fn compat_route_has_the_reference_shape() {
+        let d = deps(FakeFetcher::default().page("https://example.com/", PAGE), Ok(RateDecision::Allowed));
+        let (s, b, _) = call(&d, with_url(event("scrap-compat.json"), "https://example.com/")).await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["code"], 0);
+        let keys: Vec<&str> = b["scrap"].as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 6, "{b}");
+        assert_eq!(b["scrap"]["title"], "Example");
+    }
+
+    #[tokio::test]
+    async fn client_mistakes_are_400() {
+        let d = deps(FakeFetcher::default(), Ok(RateDecision::Allowed));
+        let (s, b, _) = call(&d, lambda_http::request::from_str(&event("scrap-missing-url.json").to_string()).unwrap()).await;
+        assert_eq!((s, b["code"].as_str()), (400, Some("invalid_url")));
+        let (s, b, _) = call(&d, lambda_http::request::from_str(&event("scrap-metadata-probe.json").to_string()).unwrap()).await;
+        assert_eq!((s, b["code"].as_str()), (400, Some("url_not_allowed")));
+        for (url, code) in [("file:///etc/passwd", "url_not_allowed"), ("not a url", "invalid_url"), ("http://10.1.2.3/", "url_not_allowed")] {
+            let (s, b, _) = call(&d, with_url(event("scrap-preview.json"), url)).await;
+            assert_eq!((s, b["code"].as_str()), (400, Some(code)), "{url}");
+        }
+        assert_eq!(d.scraper_fetches(), 0);
+    }
+
+    #[tokio::test]
+    async fn upstream_failures_map_to_502_and_504() {
+        let f = FakeFetcher::default()
+            .answer("https://a.example/", Err(FetchError::Status(404)))
+            .answer("https://b.example/", Err(FetchError::Timeout))
+            .answer("https://c.example/", Err(FetchError::Unreachable("dns error: secret.internal".into())))
+            .answer("https://d.example/", Err(FetchError::TooManyRedirects(5)))
+            .answer("https://e.example/", Err(FetchError::NotAllowed("resolves to 10.0.0.1".into())));
+        let d = deps(f, Ok(RateDecision::Allowed));
+        let cases = [
+            ("https://a.example/", 502, "upstream_status"),
+            ("https://b.example/", 504, "upstream_timeout"),
+            ("https://c.example/", 502, "upstream_unreachable"),
+            ("https://d.example/", 502, "too_many_redirects"),
+            ("https://e.example/", 400, "url_not_allowed"),
+        ];
+        for (url, status, code) in cases {
+            let (s, b, _) = call(&d, with_url(event("scrap-preview.json"), url)).await;
+            assert_eq!((s, b["code"].as_str()), (status, Some(code)), "{url}: {b}");
+        }
+        let (_, b, _) = call(&d, with_url(event("scrap-preview.json"), "https://a.example/")).await;
+        assert!(b["message"].as_str().unwrap().contains("404"));
+        let (_, b, _) = call(&d, with_url(event("scrap-preview.json"), "https://c.example/")).await;
+        assert!(!b["message"].as_str().unwrap().contains("secret"), "no internal detail: {b}");
+    }
+
+    #[tokio::test]
+    async fn rate_limited_is_429_with_retry_after() {
+        let d = deps(FakeFetcher::default(), Ok(RateDecision::Limited { retry_after_s: 42 }));
+        let (s, b, res) = call(&d, with_url(event("scrap-preview.json"), "https://example.com/")).await;
+        assert_eq!((s, b["code"].as_str()), (429, Some("rate_limited")));
+        assert_eq!(res.headers()["retry-after"], "42");
+        assert_eq!(d.scraper_fetches(), 0);
+    }
+
+    #[tokio::test]
+    async fn limiter_outage_fails_open() {
+        let d = deps(FakeFetcher::default().page("https://example.com/", PAGE), Err(CacheError("down".into())));
+        let (s, _, _) = call(&d, with_url(event("scrap-preview.json"), "https://example.com/")).await;
+        assert_eq!(s, 200);
+    }
+
+    #[tokio::test]
+    async fn unknown_route_and_method() {
+        let d = deps(FakeFetcher::default(), Ok(RateDecision::Allowed));
+        let mut ev = event("scrap-preview.json");
+        ev["rawPath"] = "/v1/scrapes".into();
+        ev["requestContext"]["http"]["path"] = "/v1/scrapes".into();
+        let (s, b, _) = call(&d, lambda_http::request::from_str(&ev.to_string()).unwrap()).await;
+        assert_eq!((s, b["code"].as_str()), (404, Some("not_found")));
+        let mut ev = event("scrap-preview.json");
+        ev["requestContext"]["http"]["method"] = "DELETE".into();
+        let (s, _, _) = call(&d, lambda_http::request::from_str(&ev.to_string()).unwrap()).await;
+        assert_eq!(s, 405);
+    }
+
+    impl<L> Deps<FakeFetcher, MemoryCache, L> {
+        fn scraper_fetches(&self) -> usize {
+            self.scraper.fetcher().calls()
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The scrap function: link previews over HTTP.
+//!
+//! Cold start: configuration from the environment, the SSRF-safe fetcher, the sharded Redis
+//! cache (connections made on first use and reused), the rate limiter. Each request is routed
+//! by [`api::handle`].
+
+mod api;
+mod config;
+
+use adapters::{RedisConfig, RedisRateLimiter, RedisShards, SafeFetcher};
+use domain::scrap::Scraper;
+use lambda_http::{Error, run, service_fn};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    chassis::logging::init();
+    let config = config::Config::from_env(&chassis::Env::process())?;
+    let shards = Arc::new(RedisShards::new(&config.cache_nodes, RedisConfig::default())?);
+    let limiter = RedisRateLimiter::new(Arc::clone(&shards), config.rate_limit, config.rate_window_minutes);
+    let scraper = Scraper::new(SafeFetcher::new(config.fetch)?, shards, config.scrap);
+    tracing::info!(
+        cache_nodes = config.cache_nodes.len(),
+        allow_loopback = config.fetch.policy.allow_loopback,
+        "scrap function ready"
+    );
+    let deps = api::Deps { scraper, limiter };
+    run(service_fn(|req| api::handle(&deps, req))).await
+}
