@@ -39,8 +39,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 INSTANCES = {
-    "dev": {"port": 4566, "redis": [6380, 6381, 6382], "state": ROOT / ".local", "stack": "post-service"},
-    "test": {"port": 4599, "redis": [6390, 6391, 6392], "state": ROOT / ".local" / "test", "stack": "post-service-test"},
+    "dev": {"port": 4566, "redis": [6380, 6381, 6382], "state": ROOT / ".local", "stack": "post-service",
+            "params": {}, "function_env": {}},
+    # The test stack lets the scrap function fetch from loopback, where the tests serve their
+    # pages (the template never sets this), and raises the per-caller scrap limit: every test
+    # request comes from 127.0.0.1, and the limiter has tests of its own against Redis.
+    "test": {"port": 4599, "redis": [6390, 6391, 6392], "state": ROOT / ".local" / "test", "stack": "post-service-test",
+             "params": {"ScrapRateLimit": "1000000"}, "function_env": {"SCRAP_ALLOW_LOOPBACK": "true"}},
 }
 BUCKET = "post-service-artifacts"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
@@ -63,6 +68,8 @@ class Instance:
         self.redis_ports = cfg["redis"]
         self.state = cfg["state"]
         self.stack = cfg["stack"]
+        self.params = cfg["params"]
+        self.function_env = cfg["function_env"]
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.logs = self.state / "logs"
 
@@ -106,6 +113,8 @@ class Instance:
             "LOG_LEVEL": "INFO",
             # The IoT broker would listen on 0.0.0.0:8883; nothing here uses it.
             "IOT_MTLS_PORT": "0",
+            # Function processes inherit the emulator's environment: local-only settings.
+            **self.function_env,
         }
         # Endpoint overrides in the caller's shell must not leak into the function processes.
         for k in list(env):
@@ -252,7 +261,8 @@ class Instance:
             text = re.sub(rf"^(\s*CodeUri:\s*)functions/{re.escape(name)}\s*$", rf"\g<1>{uri}", text, flags=re.M)
         (self.state / "template.deployed.yaml").write_text(text)
         cfn = self.client("cloudformation")
-        params = [{"ParameterKey": "LogLevel", "ParameterValue": "INFO"}]
+        values = {"LogLevel": "INFO", "CacheNodes": ",".join(f"127.0.0.1:{p}" for p in self.redis_ports), **self.params}
+        params = [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
         caps = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
         exists = self.stack_status(cfn) not in (None, "DELETE_COMPLETE")
         if exists and self.stack_status(cfn).endswith("FAILED"):

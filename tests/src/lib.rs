@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod site;
+
 use std::time::Duration;
 
 /// The HTTP API's base URL, without a trailing slash.

@@ -67,6 +67,12 @@ pub struct GuardedResolver {
     policy: AddressPolicy,
 }
 
+impl GuardedResolver {
+    pub fn new(policy: AddressPolicy) -> Self {
+        Self { policy }
+    }
+}
+
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let policy = self.policy;
@@ -74,8 +80,10 @@ impl Resolve for GuardedResolver {
             let host = name.as_str().to_owned();
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if let Some(bad) = addrs.iter().find(|a| !policy.allows(a.ip())) {
-                return Err(Box::new(BlockedAddress(format!("{host} resolves to {}, not a public address", bad.ip())))
-                    as Box<dyn std::error::Error + Send + Sync>);
+                return Err(Box::new(BlockedAddress(format!(
+                    "{host} resolves to {}, not a public address",
+                    bad.ip()
+                ))) as Box<dyn std::error::Error + Send + Sync>);
             }
             let addrs: Addrs = Box::new(addrs.into_iter());
             Ok(addrs)
@@ -122,7 +130,8 @@ impl SafeFetcher {
             if status.is_redirection()
                 && let Some(location) = response.headers().get(LOCATION)
             {
-                let location = location.to_str().map_err(|_| FetchError::BadRedirect("unreadable Location".into()))?;
+                let location =
+                    location.to_str().map_err(|_| FetchError::BadRedirect("unreadable Location".into()))?;
                 url = url.join(location).map_err(|e| FetchError::BadRedirect(e.to_string()))?;
                 continue;
             }
@@ -163,7 +172,9 @@ impl SafeFetcher {
 
 impl Fetcher for SafeFetcher {
     async fn fetch(&self, url: &Url) -> Result<Fetched, FetchError> {
-        tokio::time::timeout(self.config.total_timeout, self.follow(url)).await.map_err(|_| FetchError::Timeout)?
+        tokio::time::timeout(self.config.total_timeout, self.follow(url))
+            .await
+            .map_err(|_| FetchError::Timeout)?
     }
 }
 

@@ -56,7 +56,8 @@ impl RedisShards {
     pub fn new(addrs: &[String], config: RedisConfig) -> Result<Self, String> {
         let mut nodes = HashMap::new();
         for addr in addrs {
-            let client = redis::Client::open(format!("redis://{addr}/")).map_err(|e| format!("cache node {addr:?}: {e}"))?;
+            let client = redis::Client::open(format!("redis://{addr}/"))
+                .map_err(|e| format!("cache node {addr:?}: {e}"))?;
             nodes.insert(
                 addr.clone(),
                 Node {
@@ -133,7 +134,9 @@ impl RedisShards {
                 Ok(conn)
             }
             Ok(Err(e)) => Err(format!("node {}: {e}", node.addr)),
-            Err(_) => Err(format!("node {}: no connection within {:?}", node.addr, self.config.connect_timeout)),
+            Err(_) => {
+                Err(format!("node {}: no connection within {:?}", node.addr, self.config.connect_timeout))
+            }
         }
     }
 }
@@ -181,7 +184,8 @@ impl PreviewCache for RedisShards {
         if self.is_empty() {
             return Ok(());
         }
-        self.exec(key, |mut c| async move { redis::cmd("DEL").arg(key).query_async::<i64>(&mut c).await }).await?;
+        self.exec(key, |mut c| async move { redis::cmd("DEL").arg(key).query_async::<i64>(&mut c).await })
+            .await?;
         Ok(())
     }
 }
@@ -249,7 +253,9 @@ impl RateLimiter for RedisRateLimiter {
                 // The oldest counted minute leaves the window when minute `oldest + window` starts.
                 let oldest = minute.saturating_sub(u64::try_from(*age).unwrap_or(0));
                 let frees_at_ms = (oldest + self.window_minutes) * 60_000;
-                Ok(RateDecision::Limited { retry_after_s: frees_at_ms.saturating_sub(now_ms).div_ceil(1_000).max(1) })
+                Ok(RateDecision::Limited {
+                    retry_after_s: frees_at_ms.saturating_sub(now_ms).div_ceil(1_000).max(1),
+                })
             }
             other => Err(CacheError(format!("unexpected rate-limit reply {other:?}"))),
         }

@@ -129,7 +129,9 @@ mod tests {
 
     #[test]
     fn retry_after_header() {
-        let r = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "slow down").with_retry_after(42).into_response();
+        let r = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "slow down")
+            .with_retry_after(42)
+            .into_response();
         assert_eq!(r.headers()[header::RETRY_AFTER], "42");
     }
 

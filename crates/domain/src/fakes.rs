@@ -124,7 +124,10 @@ impl crate::scrap::Fetcher for FakeFetcher {
         self.calls.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
         let pages = self.pages.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        pages.get(url.as_str()).cloned().unwrap_or(Err(crate::scrap::FetchError::Unreachable("no such page".into())))
+        pages
+            .get(url.as_str())
+            .cloned()
+            .unwrap_or(Err(crate::scrap::FetchError::Unreachable("no such page".into())))
     }
 }
 
@@ -155,7 +158,9 @@ impl MemoryCache {
         Ok(())
     }
 
-    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (String, std::time::Duration)>> {
+    fn map(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (String, std::time::Duration)>> {
         self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
@@ -165,7 +170,12 @@ impl crate::scrap::PreviewCache for MemoryCache {
         self.check()?;
         Ok(self.map().get(key).map(|(v, _)| v.clone()))
     }
-    async fn put(&self, key: &str, value: &str, ttl: std::time::Duration) -> Result<(), crate::scrap::CacheError> {
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: std::time::Duration,
+    ) -> Result<(), crate::scrap::CacheError> {
         self.check()?;
         self.map().insert(key.to_owned(), (value.to_owned(), ttl));
         Ok(())

@@ -18,27 +18,32 @@
 //!
 //! | field | sources, in order |
 //! |---|---|
-//! | `title` | `og:title`, `twitter:title`, `<title>`, JSON-LD `headline`/`name` |
+//! | `title` | `og:title`, `twitter:title`, `<title>`, JSON-LD `headline`/`name`, first `<h1>` |
 //! | `description` | `og:description`, `twitter:description`, `<meta name=description>`, `itemprop=description`, JSON-LD `description` |
 //! | `url` | `og:url`, `twitter:url`, `<link rel=canonical>`, the final URL |
-//! | `image` | `og:image:secure_url`, `og:image:url`, `og:image`, `twitter:image:src`, `twitter:image`, `itemprop=image`, JSON-LD `image` (string, `{url}`, array, `@id`) |
+//! | `image` | `og:image:secure_url`, `og:image:url`, `og:image`, `twitter:image:src`, `twitter:image`, `itemprop=image`, JSON-LD `image` (string, `{url}`, array, `@id`), first `<img src>` |
 //! | `image_width/height` | from the source that gave `image` (`og:image:width/height`, `twitter:image:width/height`, the JSON-LD ImageObject) |
 //! | `type` | `og:type`, the JSON-LD `@type` mapped to an Open Graph type (`NewsArticle` -> `article`), else `website` (the Open Graph default) |
-//! | `site_name` | `og:site_name`, JSON-LD `publisher` name (else the `WebSite` node's name), `application-name` |
-//! | `author` | JSON-LD `author` name(s), `<meta name=author>`, `article:author`, `og:article:author`, `twitter:creator` (URLs refused, "By " and "@" stripped) |
-//! | `published_time` | `article:published_time`, `og:article:published_time`, JSON-LD `datePublished`/`uploadDate`, `itemprop=datePublished`, `date`-like metas; ISO dates normalised to UTC `YYYY-MM-DDTHH:MM:SS.sssZ` |
+//! | `site_name` | JSON-LD `publisher` name (else the `WebSite` node's name), `og:site_name`, `application-name`, the last part of a "Story \| Site" `<title>` |
+//! | `author` | JSON-LD `author` name(s) (several joined with " and "), `<meta name=author>`, `article:author`, `og:article:author`, `rel=author` link text, `twitter:creator` (URLs refused, "By " and "@" stripped) |
+//! | `published_time` | `article:published_time`, `og:article:published_time`, JSON-LD `datePublished`/`uploadDate`, `itemprop=datePublished`, `date`-like metas, first `<time datetime>`; ISO dates normalised to UTC `YYYY-MM-DDTHH:MM:SS.sssZ`, others kept as written |
 //! | `lang` | `<html lang>`, `og:locale`, `itemprop=inLanguage`, JSON-LD `inLanguage`; primary subtag, lowercased (`en-US` -> `en`) |
-//! | `favicon` | `<link rel=icon / shortcut icon>`, `apple-touch-icon`, other `*icon*` rels, else `/favicon.ico` of the page's origin (unchecked) |
+//! | `favicon` | the best `<link rel=*icon*>` (declared or file-name size times a format weight, as metascraper ranks them), else `/favicon.ico` of the page's origin (unchecked) |
+//!
+//! Text is entity-decoded, whitespace-collapsed and trimmed; titles and descriptions get
+//! typographic quotes (`it's` -> `it’s`) and descriptions a trailing "..." as "…" and no
+//! all-caps dateline, as metascraper presents them.
 //!
 //! Why this order: it follows metascraper's rules (microlinkhq/metascraper, `metascraper-*`
 //! packages), which encode years of tuning against real sites, and open-graph-scraper's
-//! Open Graph first policy: publishers write `og:*` for exactly this purpose, `twitter:*` is the
-//! next most deliberate, and `<title>` / `<meta description>` often carry site suffixes or SEO
-//! text. Where measurement disagreed with a simple "Open Graph first" rule, metascraper's order
-//! was kept: JSON-LD answers `author` first (its `author` is a clean name where
-//! `article:author` is often a profile URL). `<title>` beats JSON-LD `headline` because a page's
-//! JSON-LD is more often stale or templated than its title. Relative URLs resolve against
-//! `<base href>` if present, else the final URL; only http(s) URLs are kept.
+//! Open Graph first policy: publishers write `og:*` for exactly this purpose, `twitter:*` is
+//! the next most deliberate, and `<title>` / `<meta description>` often carry site suffixes or
+//! SEO text. Two fields deliberately put JSON-LD first, as metascraper does, because measuring
+//! on 89 saved real pages agreed: `author` (JSON-LD has a clean name where `article:author` is
+//! often a profile URL) and `site_name` (`publisher.name` is the brand, "BBC", where
+//! `og:site_name` is often a section or domain, "BBC News", "NPR.org"). `<title>` beats JSON-LD
+//! `headline` because it is what the page shows. Relative URLs resolve against `<base href>`
+//! if present, else the final URL; only http(s) URLs are kept.
 //!
 //! # Non-HTML answers
 //!

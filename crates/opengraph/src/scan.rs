@@ -39,13 +39,15 @@ pub(crate) struct Raw {
     pub jsonld: Vec<String>,
     /// Text of `<h1>` elements: the title of last resort.
     pub h1s: Vec<String>,
-    /// Bylines marked up in the body: `rel=author` links, `itemprop=author` (or its `name`).
+    /// Bylines marked up in the body: the text of `rel=author` links.
     pub bylines: Vec<String>,
     /// First `datetime` of a `<time>` element.
     pub time: Option<String>,
-    /// First `src` of an `<img>` inside `<article>`, inside `#content`, and anywhere (unless
-    /// `aria-hidden`): the image of last resort, in that order, as metascraper does.
-    pub imgs: [Option<String>; 3],
+    /// First `src` of an `<img>` not `aria-hidden`: the image of last resort. (metascraper
+    /// prefers an `<article>` image first; the descendant selectors that takes cost ~45% of
+    /// the scan time and changed one page in 89 in the comparison, so the plain first image
+    /// is used.)
+    pub img: Option<String>,
 }
 
 impl Raw {
@@ -113,15 +115,6 @@ fn handlers(state: &RefCell<State>) -> Option<Handlers<'_>> {
                 Ok(())
             })
     };
-    let img = |i: usize| {
-        ElementContentHandlers::default().element(move |el: &mut Element| {
-            let mut st = state.borrow_mut();
-            if let Some(slot) = st.raw.imgs.get_mut(i).filter(|s| s.is_none()) {
-                *slot = el.get_attribute("src").filter(|s| !s.trim().is_empty());
-            }
-            Ok(())
-        })
-    };
     Some(vec![
         (sel("meta")?, on(on_meta)),
         (sel("link")?, on(on_link)),
@@ -131,7 +124,6 @@ fn handlers(state: &RefCell<State>) -> Option<Handlers<'_>> {
         (sel("title")?, collect(|st| Some(&mut st.raw.titles))),
         (sel("h1")?, collect(|st| Some(&mut st.raw.h1s))),
         (sel("a[rel~=author]")?, collect(|st| Some(&mut st.raw.bylines))),
-        (sel("[itemprop~=author] [itemprop=name]")?, collect(|st| Some(&mut st.raw.bylines))),
         (
             sel("script")?,
             ElementContentHandlers::default()
@@ -153,9 +145,7 @@ fn handlers(state: &RefCell<State>) -> Option<Handlers<'_>> {
                     Ok(())
                 }),
         ),
-        (sel("article img[src]")?, img(0)),
-        (sel("#content img[src]")?, img(1)),
-        (sel("img[src]:not([aria-hidden=true])")?, img(2)),
+        (sel("img[src]:not([aria-hidden=true])")?, on(|st, el| set_once(&mut st.raw.img, el, &["src"]))),
     ])
 }
 

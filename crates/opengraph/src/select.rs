@@ -150,9 +150,8 @@ fn image(raw: &Raw, ld: &Ld, base: &Url) -> (Option<String>, Option<u32>, Option
     {
         return (Some(url), img.width, img.height);
     }
-    // Last resort: the first image of the article, of #content, of the page.
-    let img = raw.imgs.iter().flatten().find_map(|src| text::resolve(base, src));
-    (img, None, None)
+    // Last resort: the first image of the page.
+    (raw.img.as_deref().and_then(|src| text::resolve(base, src)), None, None)
 }
 
 /// The page's icon: among `<link rel>` values containing "icon" (`icon`, `shortcut icon`,

@@ -10,7 +10,9 @@
 
 use chassis::{ApiError, json_response};
 use domain::scrap::link::LinkError;
-use domain::scrap::{FetchError, Fetcher, Preview, PreviewCache, RateDecision, RateLimiter, ScrapError, Scraper};
+use domain::scrap::{
+    FetchError, Fetcher, Preview, PreviewCache, RateDecision, RateLimiter, ScrapError, Scraper,
+};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
@@ -99,7 +101,9 @@ fn caller(req: &Request) -> String {
 }
 
 async fn rate_limit<L: RateLimiter>(limiter: &L, caller: &str) -> Result<(), ApiError> {
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     match limiter.hit(caller, now_ms).await {
         Ok(RateDecision::Allowed) => Ok(()),
         Ok(RateDecision::Limited { retry_after_s }) => Err(ApiError::new(
@@ -126,7 +130,9 @@ fn to_api_error(e: ScrapError) -> ApiError {
         ScrapError::Fetch(FetchError::Timeout) => {
             ApiError::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "the page did not answer in time")
         }
-        ScrapError::Fetch(FetchError::Status(s)) => bad_gateway("upstream_status", format!("the page answered {s}")),
+        ScrapError::Fetch(FetchError::Status(s)) => {
+            bad_gateway("upstream_status", format!("the page answered {s}"))
+        }
         ScrapError::Fetch(FetchError::TooManyRedirects(n)) => {
             bad_gateway("too_many_redirects", format!("the page redirected more than {n} times"))
         }
@@ -149,7 +155,10 @@ mod tests {
     const PAGE: &str = r#"<html lang="en"><head><title>Example</title>
         <meta property="og:description" content="An example page"></head></html>"#;
 
-    fn deps(fetcher: FakeFetcher, limit: Result<RateDecision, CacheError>) -> Deps<FakeFetcher, MemoryCache, FixedLimiter> {
+    fn deps(
+        fetcher: FakeFetcher,
+        limit: Result<RateDecision, CacheError>,
+    ) -> Deps<FakeFetcher, MemoryCache, FixedLimiter> {
         Deps {
             scraper: Scraper::new(fetcher, MemoryCache::default(), ScrapConfig::default()),
             limiter: FixedLimiter(limit),
@@ -172,7 +181,10 @@ mod tests {
         lambda_http::request::from_str(&ev.to_string()).unwrap()
     }
 
-    async fn call<L: RateLimiter>(d: &Deps<FakeFetcher, MemoryCache, L>, req: Request) -> (u16, serde_json::Value, Response<Body>) {
+    async fn call<L: RateLimiter>(
+        d: &Deps<FakeFetcher, MemoryCache, L>,
+        req: Request,
+    ) -> (u16, serde_json::Value, Response<Body>) {
         let res = handle(d, req).await.unwrap();
         let body = serde_json::from_slice(res.body().as_ref()).unwrap();
         (res.status().as_u16(), body, res)
@@ -186,7 +198,20 @@ mod tests {
         assert_eq!(b["title"], "Example");
         assert_eq!(b["description"], "An example page");
         assert_eq!(b["lang"], "en");
-        for field in ["title", "description", "url", "image", "image_width", "image_height", "type", "site_name", "author", "published_time", "lang", "favicon"] {
+        for field in [
+            "title",
+            "description",
+            "url",
+            "image",
+            "image_width",
+            "image_height",
+            "type",
+            "site_name",
+            "author",
+            "published_time",
+            "lang",
+            "favicon",
+        ] {
             assert!(b.get(field).is_some(), "missing {field}: {b}");
         }
     }
@@ -205,11 +230,21 @@ mod tests {
     #[tokio::test]
     async fn client_mistakes_are_400() {
         let d = deps(FakeFetcher::default(), Ok(RateDecision::Allowed));
-        let (s, b, _) = call(&d, lambda_http::request::from_str(&event("scrap-missing-url.json").to_string()).unwrap()).await;
+        let (s, b, _) =
+            call(&d, lambda_http::request::from_str(&event("scrap-missing-url.json").to_string()).unwrap())
+                .await;
         assert_eq!((s, b["code"].as_str()), (400, Some("invalid_url")));
-        let (s, b, _) = call(&d, lambda_http::request::from_str(&event("scrap-metadata-probe.json").to_string()).unwrap()).await;
+        let (s, b, _) = call(
+            &d,
+            lambda_http::request::from_str(&event("scrap-metadata-probe.json").to_string()).unwrap(),
+        )
+        .await;
         assert_eq!((s, b["code"].as_str()), (400, Some("url_not_allowed")));
-        for (url, code) in [("file:///etc/passwd", "url_not_allowed"), ("not a url", "invalid_url"), ("http://10.1.2.3/", "url_not_allowed")] {
+        for (url, code) in [
+            ("file:///etc/passwd", "url_not_allowed"),
+            ("not a url", "invalid_url"),
+            ("http://10.1.2.3/", "url_not_allowed"),
+        ] {
             let (s, b, _) = call(&d, with_url(event("scrap-preview.json"), url)).await;
             assert_eq!((s, b["code"].as_str()), (400, Some(code)), "{url}");
         }
@@ -253,7 +288,8 @@ mod tests {
 
     #[tokio::test]
     async fn limiter_outage_fails_open() {
-        let d = deps(FakeFetcher::default().page("https://example.com/", PAGE), Err(CacheError("down".into())));
+        let d =
+            deps(FakeFetcher::default().page("https://example.com/", PAGE), Err(CacheError("down".into())));
         let (s, _, _) = call(&d, with_url(event("scrap-preview.json"), "https://example.com/")).await;
         assert_eq!(s, 200);
     }

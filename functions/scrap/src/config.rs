@@ -36,13 +36,25 @@ impl Config {
         let fetch = FetchConfig {
             policy,
             max_redirects: env.number_or("SCRAP_MAX_REDIRECTS", 5, 0..=20)?,
-            max_body_bytes: env.number_or("SCRAP_MAX_BODY_BYTES", 2 * 1024 * 1024, 1_024..=20 * 1024 * 1024)?,
-            connect_timeout: Duration::from_millis(env.number_or("SCRAP_CONNECT_TIMEOUT_MS", 2_000, 50..=30_000)?),
+            max_body_bytes: env.number_or(
+                "SCRAP_MAX_BODY_BYTES",
+                2 * 1024 * 1024,
+                1_024..=20 * 1024 * 1024,
+            )?,
+            connect_timeout: Duration::from_millis(env.number_or(
+                "SCRAP_CONNECT_TIMEOUT_MS",
+                2_000,
+                50..=30_000,
+            )?),
             total_timeout: total,
             head_is_enough: Some(domain::scrap::head_is_enough),
         };
         let scrap = ScrapConfig {
-            preview_ttl: Duration::from_secs(env.number_or("SCRAP_CACHE_TTL_SECONDS", 172_800, 1..=30 * 86_400)?),
+            preview_ttl: Duration::from_secs(env.number_or(
+                "SCRAP_CACHE_TTL_SECONDS",
+                172_800,
+                1..=30 * 86_400,
+            )?),
             failure_ttl: Duration::from_secs(env.number_or("SCRAP_FAILURE_TTL_SECONDS", 300, 1..=86_400)?),
             // The lock outlives one fetch, so a second fetch only starts if the first died.
             lock_ttl: total + Duration::from_secs(1),
@@ -75,7 +87,10 @@ mod tests {
 
     #[test]
     fn nodes_and_flags_parse() {
-        let env = Env::from_pairs([("CACHE_NODES", "127.0.0.1:6380, 127.0.0.1:6381,"), ("SCRAP_ALLOW_LOOPBACK", "true")]);
+        let env = Env::from_pairs([
+            ("CACHE_NODES", "127.0.0.1:6380, 127.0.0.1:6381,"),
+            ("SCRAP_ALLOW_LOOPBACK", "true"),
+        ]);
         let c = Config::from_env(&env).unwrap();
         assert_eq!(c.cache_nodes, ["127.0.0.1:6380", "127.0.0.1:6381"]);
         assert!(c.scrap.policy.allow_loopback && c.fetch.policy.allow_loopback);

@@ -62,9 +62,11 @@ fn public_v6(ip: Ipv6Addr) -> bool {
     if s[0] & 0xe000 != 0x2000 {
         return false; // ::, ::1, IPv4-mapped/compatible, 64:ff9b::/96, ULA fc00::/7, fe80::/10, ff00::/8 ...
     }
-    !((s[0] == 0x2001 && s[1] < 0x0200) // 2001::/23 IETF protocol assignments (Teredo 2001::/32 included)
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || s[0] == 0x2002) // 6to4: embeds an IPv4 address we cannot vouch for
+    // 2001::/23 IETF protocol assignments (Teredo 2001::/32 included), 2001:db8::/32 documentation.
+    let ietf_or_documentation = s[0] == 0x2001 && (s[1] < 0x0200 || s[1] == 0x0db8);
+    // 6to4 embeds an IPv4 address we cannot vouch for.
+    let special = ietf_or_documentation || s[0] == 0x2002;
+    !special
 }
 
 /// Parses and checks a link; the address check of a host *name* is left to the fetcher.
@@ -84,7 +86,10 @@ pub fn check(raw: &str, policy: AddressPolicy) -> Result<Url, LinkError> {
 /// The checks that apply to every hop, redirects included.
 pub fn check_parsed(url: &Url, policy: AddressPolicy) -> Result<(), LinkError> {
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(LinkError::NotAllowed(format!("scheme {:?} is not allowed: only http and https", url.scheme())));
+        return Err(LinkError::NotAllowed(format!(
+            "scheme {:?} is not allowed: only http and https",
+            url.scheme()
+        )));
     }
     if url.as_str().len() > MAX_URL_BYTES {
         return Err(LinkError::Invalid(format!("url is longer than {MAX_URL_BYTES} bytes")));
@@ -126,8 +131,11 @@ pub fn normalize(url: &Url) -> String {
     let mut u = url.clone();
     u.set_fragment(None);
     if u.query().is_some() {
-        let kept: Vec<(String, String)> =
-            u.query_pairs().filter(|(k, _)| !is_tracking(k)).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let kept: Vec<(String, String)> = u
+            .query_pairs()
+            .filter(|(k, _)| !is_tracking(k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
         if kept.is_empty() {
             u.set_query(None);
         } else {
@@ -137,12 +145,9 @@ pub fn normalize(url: &Url) -> String {
     u.to_string()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const STRICT: AddressPolicy = AddressPolicy { allow_loopback: false };
-
+/// Links an attacker would try against a fetcher: every one must be refused.
+#[cfg(any(test, feature = "fakes"))]
+pub mod probes {
     /// What an attacker would try: every one must be refused before any connection is made.
     pub const PROBES: &[&str] = &[
         "http://127.0.0.1/",
@@ -196,6 +201,14 @@ mod tests {
         "not a url",
         "",
     ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::probes::PROBES;
+    use super::*;
+
+    const STRICT: AddressPolicy = AddressPolicy { allow_loopback: false };
 
     #[test]
     fn every_probe_is_refused() {
@@ -218,7 +231,12 @@ mod tests {
 
     #[test]
     fn public_links_pass() {
-        for u in ["https://example.com/a?b=c", "http://93.184.216.34/", "https://[2606:2800:220:1::248]/", "https://8.8.8.8/"] {
+        for u in [
+            "https://example.com/a?b=c",
+            "http://93.184.216.34/",
+            "https://[2606:2800:220:1::248]/",
+            "https://8.8.8.8/",
+        ] {
             assert!(check(u, STRICT).is_ok(), "{u}");
         }
     }

@@ -60,7 +60,12 @@ pub struct CacheError(pub String);
 /// preview can always be fetched without the cache.
 pub trait PreviewCache: Send + Sync {
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<String>, CacheError>> + Send;
-    fn put(&self, key: &str, value: &str, ttl: Duration) -> impl Future<Output = Result<(), CacheError>> + Send;
+    fn put(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), CacheError>> + Send;
     /// Takes `key` if nobody holds it (set-if-absent with a TTL); `true` when this caller got it.
     fn lock(&self, key: &str, ttl: Duration) -> impl Future<Output = Result<bool, CacheError>> + Send;
     fn unlock(&self, key: &str) -> impl Future<Output = Result<(), CacheError>> + Send;
@@ -74,7 +79,8 @@ pub enum RateDecision {
 
 /// Counts a caller's scraps in a sliding window; the check and the count are one atomic step.
 pub trait RateLimiter: Send + Sync {
-    fn hit(&self, caller: &str, now_ms: u64) -> impl Future<Output = Result<RateDecision, CacheError>> + Send;
+    fn hit(&self, caller: &str, now_ms: u64)
+    -> impl Future<Output = Result<RateDecision, CacheError>> + Send;
 }
 
 /// No cache configured: every lookup misses, every caller is allowed.

@@ -51,7 +51,7 @@ pub enum ScrapError {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Cached {
-    Preview(Preview),
+    Preview(Box<Preview>),
     Failure(FetchError),
 }
 
@@ -95,7 +95,7 @@ impl<F: Fetcher, C: PreviewCache> Scraper<F, C> {
         }
         let outcome = self.fetch(&url).await;
         let record = match &outcome {
-            Ok(p) => Some((Cached::Preview(p.clone()), self.config.preview_ttl)),
+            Ok(p) => Some((Cached::Preview(Box::new(p.clone())), self.config.preview_ttl)),
             Err(e) => Some((Cached::Failure(e.clone()), self.config.failure_ttl)),
         };
         if let Some((value, ttl)) = record
@@ -120,7 +120,7 @@ impl<F: Fetcher, C: PreviewCache> Scraper<F, C> {
     async fn cached(&self, key: &str) -> Option<Result<Preview, FetchError>> {
         match self.cache.get(key).await {
             Ok(Some(json)) => match serde_json::from_str::<Cached>(&json) {
-                Ok(Cached::Preview(p)) => Some(Ok(p)),
+                Ok(Cached::Preview(p)) => Some(Ok(*p)),
                 Ok(Cached::Failure(e)) => Some(Err(e)),
                 Err(e) => {
                     tracing::warn!(key, error = %e, "unreadable cached preview ignored");
@@ -166,10 +166,15 @@ mod tests {
     use crate::fakes::{FakeFetcher, MemoryCache};
     use std::sync::Arc;
 
-    const PAGE: &str = r#"<html><head><title>Hello</title><meta property="og:image" content="/i.png"></head></html>"#;
+    const PAGE: &str =
+        r#"<html><head><title>Hello</title><meta property="og:image" content="/i.png"></head></html>"#;
 
     fn config() -> ScrapConfig {
-        ScrapConfig { lock_ttl: Duration::from_millis(400), wait_step: Duration::from_millis(10), ..Default::default() }
+        ScrapConfig {
+            lock_ttl: Duration::from_millis(400),
+            wait_step: Duration::from_millis(10),
+            ..Default::default()
+        }
     }
 
     fn scraper(f: FakeFetcher) -> Scraper<Arc<FakeFetcher>, Arc<MemoryCache>> {
@@ -191,9 +196,13 @@ mod tests {
 
     #[tokio::test]
     async fn upstream_failures_are_cached_briefly() {
-        let s = scraper(FakeFetcher::default().answer("https://example.com/gone", Err(FetchError::Status(404))));
+        let s =
+            scraper(FakeFetcher::default().answer("https://example.com/gone", Err(FetchError::Status(404))));
         for _ in 0..3 {
-            assert_eq!(s.preview("https://example.com/gone").await, Err(ScrapError::Fetch(FetchError::Status(404))));
+            assert_eq!(
+                s.preview("https://example.com/gone").await,
+                Err(ScrapError::Fetch(FetchError::Status(404)))
+            );
         }
         assert_eq!(s.fetcher.calls(), 1);
         let key = s.cache.keys().into_iter().find(|k| k.starts_with("url:")).unwrap();
@@ -238,7 +247,10 @@ mod tests {
     #[tokio::test]
     async fn refused_links_are_never_fetched() {
         let s = scraper(FakeFetcher::default());
-        assert!(matches!(s.preview("http://169.254.169.254/").await, Err(ScrapError::Link(LinkError::NotAllowed(_)))));
+        assert!(matches!(
+            s.preview("http://169.254.169.254/").await,
+            Err(ScrapError::Link(LinkError::NotAllowed(_)))
+        ));
         assert!(matches!(s.preview("nope").await, Err(ScrapError::Link(LinkError::Invalid(_)))));
         assert_eq!(s.fetcher.calls(), 0);
     }
