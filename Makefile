@@ -9,13 +9,13 @@ PY := .venv/bin/python
 CARGO := cargo
 RELEASE := --release --locked
 
-.PHONY: help bootstrap build dev up down status logs test lint fmt-check clippy template-lint deps-check unit integration bench sam-build clean
+.PHONY: help bootstrap build dev up down status logs test lint fmt-check clippy template-lint deps-check unit integration bench bench-guid bench-og sam-build clean
 
 help:
 	@echo "make dev          install what is missing, start emulator + Redis, build, deploy, follow logs (Ctrl-C stops)"
 	@echo "make up / down    the same stack, detached / stopped (endpoints in .local/endpoints.env)"
 	@echo "make test         fmt, clippy, template lint, unit tests, integration tests on a stack of their own"
-	@echo "make bench        criterion benchmarks"
+	@echo "make bench        benchmarks with their baselines (guid generator, preview extraction vs BeautifulSoup)"
 	@echo "make status|logs  what is running / follow the logs"
 
 bootstrap:
@@ -65,8 +65,14 @@ unit:
 integration: bootstrap
 	scripts/integration.sh
 
-bench:
+bench: bench-guid bench-og
+
+bench-guid:
 	$(CARGO) bench --locked -p snowflake --bench generator
+
+# opengraph::extract against the reference's BeautifulSoup parse, same pages, one run.
+bench-og:
+	bench/og_compare.sh
 
 # What `sam build` does on a machine with cargo-lambda (cross-compiles with zig).
 sam-build: bootstrap
