@@ -117,6 +117,7 @@ async fn serve(mut stream: TcpStream, hits: Arc<Mutex<HashMap<String, usize>>>) 
             let b = b"<html><head><meta charset=\"shift_jis\"><title>\x93\xfa\x96\x7b\x8c\xea</title></head></html>".to_vec();
             ok("text/html", b)
         }
+        p if p.starts_with("/fixture/") => fixture(p.trim_start_matches("/fixture/")),
         "/image.png" => ok("image/png", b"\x89PNG\r\n\x1a\n fake".to_vec()),
         "/doc.pdf" => ok("application/pdf", b"%PDF-1.4 fake".to_vec()),
         p if p.starts_with("/status/") => {
@@ -144,6 +145,34 @@ async fn serve(mut stream: TcpStream, hits: Arc<Mutex<HashMap<String, usize>>>) 
     stream.write_all(response.as_bytes()).await?;
     stream.write_all(&body).await?;
     stream.shutdown().await
+}
+
+/// The opengraph crate's fixture `<name>`: its page, with the Content-Type its case names.
+pub fn fixture_case(name: &str) -> Option<(Vec<u8>, Option<String>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/opengraph/tests/fixtures");
+    let case: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.json"))).ok()?).ok()?;
+    let body = std::fs::read(dir.join(case["file"].as_str()?)).ok()?;
+    Some((body, case["content_type"].as_str().map(str::to_owned)))
+}
+
+/// Names of the opengraph fixtures.
+pub fn fixture_names() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/opengraph/tests/fixtures");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".json").map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+fn fixture(name: &str) -> (&'static str, Vec<(String, String)>, Vec<u8>) {
+    match fixture_case(name) {
+        Some((body, Some(ctype))) => ("200 OK", vec![("Content-Type".into(), ctype)], body),
+        Some((body, None)) => ("200 OK", Vec::new(), body),
+        None => ("404 Not Found", Vec::new(), b"no such fixture".to_vec()),
+    }
 }
 
 fn ok(ctype: &str, body: Vec<u8>) -> (&'static str, Vec<(String, String)>, Vec<u8>) {

@@ -120,6 +120,22 @@ async fn ssrf_attempts_are_400_url_not_allowed() {
 }
 
 #[tokio::test]
+async fn every_extraction_fixture_previews_as_the_crate_extracts_it() {
+    let site = Site::start().await;
+    let c = http();
+    let names = integration::site::fixture_names();
+    assert!(names.len() >= 15, "{names:?}");
+    for name in names {
+        let (body, ctype) = integration::site::fixture_case(&name).unwrap();
+        let page = site.url(&format!("/fixture/{name}"));
+        let expected = opengraph::extract(&body, &url::Url::parse(&page).unwrap(), ctype.as_deref());
+        let (s, b) = get_json(&c, &scrap_path("/v1/scrap", &page)).await;
+        assert_eq!(s, 200, "{name}: {b}");
+        assert_eq!(b, serde_json::to_value(&expected).unwrap(), "{name}");
+    }
+}
+
+#[tokio::test]
 async fn non_html_and_messy_pages() {
     let site = Site::start().await;
     let c = http();

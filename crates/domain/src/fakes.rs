@@ -136,9 +136,15 @@ impl crate::scrap::Fetcher for FakeFetcher {
 pub struct MemoryCache {
     entries: Mutex<std::collections::HashMap<String, (String, std::time::Duration)>>,
     down: AtomicBool,
+    stale_gets: AtomicUsize,
 }
 
 impl MemoryCache {
+    /// Makes the next `n` lookups miss, as a lookup that ran just before a concurrent write.
+    pub fn miss_next_gets(&self, n: usize) {
+        self.stale_gets.store(n, Ordering::SeqCst);
+    }
+
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
     }
@@ -168,6 +174,9 @@ impl MemoryCache {
 impl crate::scrap::PreviewCache for MemoryCache {
     async fn get(&self, key: &str) -> Result<Option<String>, crate::scrap::CacheError> {
         self.check()?;
+        if self.stale_gets.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Ok(None);
+        }
         Ok(self.map().get(key).map(|(v, _)| v.clone()))
     }
     async fn put(

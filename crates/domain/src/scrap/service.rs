@@ -87,7 +87,14 @@ impl<F: Fetcher, C: PreviewCache> Scraper<F, C> {
             warn(&e, "preview lock");
             true
         });
-        if !holds_lock {
+        if holds_lock {
+            // Another request may have stored the preview and released the lock between our
+            // lookup and our lock: look again before fetching.
+            if let Some(hit) = self.cached(&key).await {
+                self.release(&lock).await;
+                return Ok(hit?);
+            }
+        } else {
             if let Some(hit) = self.wait_for(&key).await {
                 return Ok(hit?);
             }
@@ -104,10 +111,16 @@ impl<F: Fetcher, C: PreviewCache> Scraper<F, C> {
         {
             warn(&e, "preview store");
         }
-        if holds_lock && let Err(e) = self.cache.unlock(&lock).await {
-            warn(&e, "preview unlock");
+        if holds_lock {
+            self.release(&lock).await;
         }
         Ok(outcome?)
+    }
+
+    async fn release(&self, lock: &str) {
+        if let Err(e) = self.cache.unlock(lock).await {
+            warn(&e, "preview unlock");
+        }
     }
 
     async fn fetch(&self, url: &Url) -> Result<Preview, FetchError> {
@@ -223,6 +236,17 @@ mod tests {
         }
         assert_eq!(s.fetcher.calls(), 1);
         assert!(s.cache.keys().iter().all(|k| !k.starts_with("lock:")), "the lock is released");
+    }
+
+    #[tokio::test]
+    async fn a_preview_stored_just_before_our_lock_is_not_fetched_again() {
+        let s = scraper(FakeFetcher::default().page("https://example.com/r", PAGE));
+        s.preview("https://example.com/r").await.unwrap();
+        // Lose the race: our lookup misses, although another request has stored the preview and
+        // released the lock by the time we take it.
+        s.cache.miss_next_gets(1);
+        s.preview("https://example.com/r").await.unwrap();
+        assert_eq!(s.fetcher.calls(), 1);
     }
 
     #[tokio::test]
