@@ -98,6 +98,11 @@ class Instance:
         if self.pid_alive(pidfile) and self.emulator_healthy():
             log(f"emulator already running on :{self.port}")
             return False
+        if self.emulator_healthy():
+            # Started from another checkout (or a run whose state dir is gone): use it, and
+            # leave stopping it to whoever started it.
+            log(f"adopting the emulator already answering on :{self.port}")
+            return False
         if self.port_busy(self.port):
             die(f"port {self.port} is in use by something this script did not start; stop it first")
         exe = Path(sys.executable).parent / "ministack"
@@ -178,7 +183,9 @@ class Instance:
         data.mkdir(parents=True, exist_ok=True)
         for port in self.redis_ports:
             pidfile = data / f"redis-{port}.pid"
-            if self.pid_alive(pidfile) and self.redis_ping(port):
+            if self.redis_ping(port):
+                if not self.pid_alive(pidfile):
+                    log(f"adopting the redis-server already answering on :{port}")
                 continue
             if self.port_busy(port):
                 die(f"port {port} is in use by something this script did not start")
