@@ -4,12 +4,14 @@
 //! - [`issuer`]: hands out Snowflake ids under a lease that it acquires, renews and replaces,
 //!   so instances that come and go never issue the same id.
 //! - [`scrap`]: link checks and the cache-first preview service, with its ports.
+//! - [`posts`]: posts, their validation, and the write and read flows over their ports.
 //! - [`keys`]: every cache key, named in one place.
 //! - `fakes` (feature `fakes`): in-memory implementations of the ports for tests.
 
 pub mod issuer;
 pub mod keys;
 pub mod lease;
+pub mod posts;
 pub mod scrap;
 
 #[cfg(any(test, feature = "fakes"))]

@@ -1,0 +1,96 @@
+//! Posts: what a post is, what a valid one looks like, and the write and read flows over their
+//! ports (cache, table, queue).
+//!
+//! - [`model`]: `Post`, the write request, validation, cursors.
+//! - [`write`]: id, preview within a budget, queue (the durability point), then cache.
+//! - [`read`]: a user's posts newest first: cache first, the table behind it, repairs.
+//! - [`idempotency`]: retried writes with an `Idempotency-Key` answer their first result.
+
+pub mod idempotency;
+pub mod model;
+pub mod read;
+pub mod write;
+
+pub use model::{NewPost, Post, PostInput, Validation};
+
+use crate::scrap::CacheError;
+use std::future::Future;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("posts table: {0}")]
+pub struct StoreError(pub String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("posts queue: {0}")]
+pub struct QueueError(pub String);
+
+/// The posts table (DynamoDB): partition `user_id`, sort `post_id`.
+pub trait PostStore: Send + Sync {
+    /// The user's posts with ids below `before` (all when `None`), newest first, at most `limit`.
+    fn page(
+        &self,
+        user_id: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Post>, StoreError>> + Send;
+    /// The user's newest post ids, at most `limit`.
+    fn newest_ids(
+        &self,
+        user_id: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send;
+    /// The posts among `ids` that exist (any order).
+    fn get_many(
+        &self,
+        user_id: &str,
+        ids: &[u64],
+    ) -> impl Future<Output = Result<Vec<Post>, StoreError>> + Send;
+}
+
+/// Where accepted posts go to be persisted (SQS). Once `send` succeeds the post is durable.
+pub trait PostQueue: Send + Sync {
+    fn send(&self, post: &Post, trace: &Trace) -> impl Future<Output = Result<(), QueueError>> + Send;
+}
+
+/// Request identity carried with a post into the queue, so logs downstream name the request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trace {
+    pub correlation_id: Option<String>,
+    pub xray_trace_id: Option<String>,
+}
+
+/// One cache lookup: found, known to be absent, or unknown (the node did not answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup<T> {
+    Hit(T),
+    Miss,
+    Unavailable,
+}
+
+/// A page of a user's list of ids from the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPage {
+    /// Ids below the cursor, newest first.
+    pub ids: Vec<u64>,
+    /// The list holds its maximum length: older ids may exist beyond it, in the table only.
+    pub full: bool,
+}
+
+/// The posts cache (sharded Redis): `post:{id}` and each user's list of ids `pl:{uid}`.
+pub trait PostCache: Send + Sync {
+    /// `None` when the user's list is not cached.
+    fn list_page(
+        &self,
+        user_id: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Option<ListPage>, CacheError>> + Send;
+    /// Creates the user's list from `ids` unless it exists (an empty list is remembered too).
+    fn list_fill(&self, user_id: &str, ids: &[u64]) -> impl Future<Output = Result<(), CacheError>> + Send;
+    /// Adds `id` to the user's list if the list exists; `false` when it does not.
+    fn list_add(&self, user_id: &str, id: u64) -> impl Future<Output = Result<bool, CacheError>> + Send;
+    fn list_remove(&self, user_id: &str, ids: &[u64]) -> impl Future<Output = Result<(), CacheError>> + Send;
+    /// The cached posts, in the order of `ids`.
+    fn posts_get(&self, ids: &[u64]) -> impl Future<Output = Vec<Lookup<Post>>> + Send;
+    fn posts_put(&self, posts: &[Post]) -> impl Future<Output = Result<(), CacheError>> + Send;
+}

@@ -1,0 +1,217 @@
+//! Writing a post: id, link preview within a budget, the queue, then the cache.
+//!
+//! The post is durable once the queue accepted it, so nothing is cached before that: a refused
+//! send leaves no trace anywhere (no phantom posts), and a 201 is answered only after it. The
+//! cache is updated next, so the author's next read shows the post before it is persisted; if
+//! the user's list is not cached it is first filled from the table, or it would hide older posts.
+//! A cache that fails only costs that speed-up, never the write.
+
+use super::model::{NewPost, Post};
+use super::{PostCache, PostQueue, PostStore, QueueError, Trace};
+use crate::issuer::{IdIssuer, IssueError};
+use crate::lease::LeaseStore;
+use crate::scrap::{Fetcher, Preview, PreviewCache, RateDecision, RateLimiter, Scraper};
+use snowflake::Clock;
+use std::future::Future;
+use std::time::Duration;
+
+/// Where post ids come from (the Snowflake issuer).
+pub trait IdSource: Send + Sync {
+    fn next_id(&self) -> impl Future<Output = Result<u64, IssueError>> + Send;
+}
+
+impl<S: LeaseStore, C: Clock + Send + Sync> IdSource for IdIssuer<S, C> {
+    async fn next_id(&self) -> Result<u64, IssueError> {
+        let ids = self.issue(1).await?;
+        ids.first().copied().ok_or(IssueError::Clock(snowflake::IdError::ClockOutOfRange))
+    }
+}
+
+/// Link previews for posts: best effort, never an error.
+pub trait Previewer: Send + Sync {
+    fn preview(&self, url: &str, caller: &str) -> impl Future<Output = Option<Preview>> + Send;
+}
+
+/// The scraper, under the caller's rate limit and a time budget: a post is stored without a
+/// preview rather than delayed or failed.
+pub struct BudgetedPreviews<F, C, L> {
+    pub scraper: Scraper<F, C>,
+    pub limiter: L,
+    pub budget: Duration,
+}
+
+impl<F: Fetcher, C: PreviewCache, L: RateLimiter> Previewer for BudgetedPreviews<F, C, L> {
+    async fn preview(&self, url: &str, caller: &str) -> Option<Preview> {
+        let now_ms = snowflake::SystemClock.now_ms();
+        match self.limiter.hit(caller, now_ms).await {
+            Ok(RateDecision::Limited { .. }) => {
+                tracing::info!(caller, "preview skipped: rate limit");
+                return None;
+            }
+            Err(e) => tracing::warn!(error = %e, "rate limiter unavailable; previewing"),
+            Ok(RateDecision::Allowed) => {}
+        }
+        match tokio::time::timeout(self.budget, self.scraper.preview(url)).await {
+            Ok(Ok(p)) => Some(p),
+            Ok(Err(e)) => {
+                tracing::info!(error = %e, "post stored without preview");
+                None
+            }
+            Err(_) => {
+                tracing::info!(
+                    budget_ms = self.budget.as_millis() as u64,
+                    "preview over budget; post stored without it"
+                );
+                None
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Ids(#[from] IssueError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+pub struct PostWriter<I, P, C, S, Q> {
+    pub ids: I,
+    pub previews: P,
+    pub cache: C,
+    pub store: S,
+    pub queue: Q,
+    /// Longest user list kept in the cache.
+    pub list_max: usize,
+}
+
+impl<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQueue> PostWriter<I, P, C, S, Q> {
+    pub async fn write(&self, new: NewPost, trace: &Trace) -> Result<Post, WriteError> {
+        let post_id = self.ids.next_id().await?;
+        let scrap = match new.url.as_deref() {
+            Some(url) => self.previews.preview(url, &new.user_id).await,
+            None => None,
+        };
+        let post = Post {
+            user_id: new.user_id,
+            post_id,
+            contents: new.contents,
+            url: new.url,
+            scrap,
+            created_at: created_at(post_id),
+        };
+        self.queue.send(&post, trace).await?;
+        self.cache_new(&post).await;
+        tracing::info!(user_id = %post.user_id, post_id = post.post_id, "post accepted");
+        Ok(post)
+    }
+
+    async fn cache_new(&self, post: &Post) {
+        // The list only names posts the cache holds: a listed id whose post is missing would be
+        // looked up in the table, where an unpersisted post is not yet.
+        if let Err(e) = self.cache.posts_put(std::slice::from_ref(post)).await {
+            tracing::warn!(error = %e, post_id = post.post_id, "post not cached");
+            return;
+        }
+        match self.cache.list_add(&post.user_id, post.post_id).await {
+            Ok(true) => {}
+            Ok(false) => match self.store.newest_ids(&post.user_id, self.list_max).await {
+                Ok(ids) => {
+                    let filled = self.cache.list_fill(&post.user_id, &ids).await;
+                    if let Err(e) =
+                        filled.and(self.cache.list_add(&post.user_id, post.post_id).await.map(|_| ()))
+                    {
+                        tracing::warn!(error = %e, "user list not cached");
+                    }
+                }
+                // Without the older ids the list would hide them: leave it absent; the next
+                // read fills it from the table.
+                Err(e) => tracing::warn!(error = %e, "user list not filled"),
+            },
+            Err(e) => tracing::warn!(error = %e, "user list not updated"),
+        }
+    }
+}
+
+/// RFC 3339 (UTC, milliseconds) of an id's timestamp.
+pub fn created_at(post_id: u64) -> String {
+    let ms = snowflake::decode(post_id).map_or(0, |d| d.unix_ms);
+    let nanos = i128::from(ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::posts::{CountingIds, FixedPreviews, MemoryPostCache, MemoryQueue, MemoryTable};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    const BASE: u64 = 725_617_227_714_740_224;
+
+    fn writer() -> PostWriter<CountingIds, FixedPreviews, MemoryPostCache, MemoryTable, MemoryQueue> {
+        PostWriter {
+            ids: CountingIds(AtomicU64::new(BASE)),
+            previews: FixedPreviews::default(),
+            cache: MemoryPostCache::new(5),
+            store: MemoryTable::default(),
+            queue: MemoryQueue::default(),
+            list_max: 5,
+        }
+    }
+
+    fn new(uid: &str, text: &str) -> NewPost {
+        NewPost { user_id: uid.into(), contents: text.into(), url: None }
+    }
+
+    #[tokio::test]
+    async fn accepted_post_is_queued_then_cached_with_older_posts_kept() {
+        let w = writer();
+        let older = Post {
+            user_id: "u".into(),
+            post_id: BASE - 10,
+            contents: "old".into(),
+            url: None,
+            scrap: None,
+            created_at: String::new(),
+        };
+        w.store.insert(older);
+        let p = w.write(new("u", "hi"), &Trace::default()).await.unwrap();
+        assert_eq!(w.queue.sent(), vec![p.clone()]);
+        assert_eq!(
+            w.cache.list("u").unwrap(),
+            vec![p.post_id, BASE - 10],
+            "list filled from the table first"
+        );
+        assert!(p.created_at.ends_with('Z'));
+    }
+
+    #[tokio::test]
+    async fn refused_by_the_queue_leaves_no_trace() {
+        let w = writer();
+        w.cache.list_fill("u", &[]).await.unwrap();
+        w.queue.refuse.store(true, Ordering::SeqCst);
+        assert!(matches!(w.write(new("u", "hi"), &Trace::default()).await, Err(WriteError::Queue(_))));
+        assert_eq!(w.cache.list("u").unwrap(), Vec::<u64>::new());
+        assert!(w.cache.posts.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn cache_down_still_accepts() {
+        let w = writer();
+        w.cache.down.store(true, Ordering::SeqCst);
+        let p = w.write(new("u", "hi"), &Trace::default()).await.unwrap();
+        assert_eq!(w.queue.sent(), vec![p]);
+    }
+
+    #[tokio::test]
+    async fn table_down_leaves_the_list_absent_rather_than_partial() {
+        let w = writer();
+        w.store.down.store(true, Ordering::SeqCst);
+        w.write(new("u", "hi"), &Trace::default()).await.unwrap();
+        assert_eq!(w.cache.list("u"), None);
+    }
+}
