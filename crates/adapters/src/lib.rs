@@ -4,13 +4,26 @@
 //!   (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials), with timeouts on every call.
 //! - [`lease_table`]: the worker-lease store on DynamoDB, with conditional writes.
 //! - [`fetch`]: the SSRF-safe link fetcher.
+//! - [`discovery`]: the Redis cache nodes of the stack, found through the ElastiCache API.
 //! - [`redis_shards`]: sharded Redis (preview cache, rate limiter) with timeouts and breakers.
+//! - [`posts_table`], [`posts_queue`], [`idempotency_table`]: posts in DynamoDB, the posts
+//!   queue on SQS, idempotency records in DynamoDB.
+//! - [`redis_posts`]: the posts cache (posts and exactly ordered user lists) on those shards.
 
 pub mod aws;
+pub mod discovery;
 pub mod fetch;
+pub mod idempotency_table;
 pub mod lease_table;
+pub mod posts_queue;
+pub mod posts_table;
+pub mod redis_posts;
 pub mod redis_shards;
 
 pub use fetch::{FetchConfig, SafeFetcher};
+pub use idempotency_table::DynamoIdempotency;
 pub use lease_table::DynamoLeaseStore;
+pub use posts_queue::SqsPosts;
+pub use posts_table::DynamoPosts;
+pub use redis_posts::{PostCacheConfig, RedisPosts};
 pub use redis_shards::{RedisConfig, RedisRateLimiter, RedisShards};

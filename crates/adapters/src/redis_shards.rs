@@ -81,13 +81,28 @@ impl RedisShards {
         self.ring.is_empty()
     }
 
-    /// The node for `placement`, a live connection to it, and `op` run on it within the timeout.
-    async fn exec<T, F, Fut>(&self, placement: &str, op: F) -> Result<T, CacheError>
+    /// The node that holds `placement` (a key, or a key's placement string).
+    pub fn node_for(&self, placement: &str) -> Option<&str> {
+        self.ring.node_for(placement).map(String::as_str)
+    }
+
+    /// Runs `op` on the node that holds `placement`, within the timeout.
+    pub async fn exec<T, F, Fut>(&self, placement: &str, op: F) -> Result<T, CacheError>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        let addr = self.ring.node_for(placement).ok_or_else(|| CacheError("no cache nodes".into()))?;
+        let addr = self.node_for(placement).ok_or_else(|| CacheError("no cache nodes".into()))?.to_owned();
+        self.exec_on(&addr, op).await
+    }
+
+    /// Runs `op` on the node `addr` with a reused connection, within the timeout, through the
+    /// node's circuit breaker.
+    pub async fn exec_on<T, F, Fut>(&self, addr: &str, op: F) -> Result<T, CacheError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
         let node = self.nodes.get(addr).ok_or_else(|| CacheError(format!("unknown node {addr}")))?;
         let now = now_ms();
         if node.open_until_ms.load(Ordering::Relaxed) > now {

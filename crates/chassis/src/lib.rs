@@ -3,12 +3,14 @@
 //! - [`config`]: typed configuration from environment variables, checked at cold start with a
 //!   message that names the variable and what is wrong with it.
 //! - [`logging`]: one JSON object per line, carrying the invocation's request id and trace id.
+//! - [`request`]: the caller, request id, trace id, path segments and query of a request.
 //! - [`http`]: the one error body `{"code": "...", "message": "..."}` with its HTTP status, and
 //!   JSON responses.
 
 pub mod config;
 pub mod http;
 pub mod logging;
+pub mod request;
 
 pub use config::{ConfigError, Env};
 pub use http::{ApiError, json_response};

@@ -5,6 +5,8 @@
 //! | `url:{sha256 of the normalized URL}` | preview JSON, or a short-lived failure marker | 2 days / minutes |
 //! | `lock:url:{same hash}` | marker of the one fetch in flight for that URL | the fetch timeout |
 //! | `rl:{caller}:{minute}` | scraps counted in that minute | 5 minutes |
+//! | `post:{post_id}` | the post's JSON | 7 days |
+//! | `pl:{user_id}` | the user's newest ids: a sorted set, every score 0, members the ids as 20-digit zero-padded decimals, ordered by member (exact for 64-bit ids, unlike a double score), plus the member `00000000000000000000` marking the list as known | 7 days, refreshed on write |
 //!
 //! Keys that must live together (a caller's rate-limit minutes, checked by one script) are
 //! placed on the ring by a shared *placement* string, not by the key itself.
@@ -28,3 +30,21 @@ pub fn rate_minute(caller: &str, minute: u64) -> String {
 pub fn rate_placement(caller: &str) -> String {
     format!("rl:{caller}")
 }
+
+/// A post's cache key.
+pub fn post(post_id: u64) -> String {
+    format!("post:{post_id}")
+}
+
+/// A user's list of post ids.
+pub fn post_list(user_id: &str) -> String {
+    format!("pl:{user_id}")
+}
+
+/// An id as a list member: fixed width, so member order is numeric order.
+pub fn list_member(post_id: u64) -> String {
+    format!("{post_id:020}")
+}
+
+/// The member that keeps an empty list in existence; no id is 0.
+pub const LIST_SENTINEL: &str = "00000000000000000000";

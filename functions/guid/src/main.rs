@@ -4,7 +4,6 @@
 //! its worker id on first use. Each request is routed by [`api::handle`].
 
 mod api;
-mod config;
 
 use adapters::DynamoLeaseStore;
 use domain::IdIssuer;
@@ -14,7 +13,7 @@ use snowflake::SystemClock;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     chassis::logging::init();
-    let config = config::Config::from_env(&chassis::Env::process())?;
+    let config = wiring::ids::IdSettings::from_env(&chassis::Env::process())?;
     let sdk = adapters::aws::load(adapters::aws::Timeouts::default()).await;
     let store = DynamoLeaseStore::from_sdk(&sdk, &config.lease_table);
     let holder = config.holder();

@@ -14,7 +14,6 @@ use domain::scrap::{
     FetchError, Fetcher, Preview, PreviewCache, RateDecision, RateLimiter, ScrapError, Scraper,
 };
 use lambda_http::http::{Method, StatusCode};
-use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde::Serialize;
 
@@ -63,7 +62,7 @@ async fn route<F: Fetcher, C: PreviewCache, L: RateLimiter>(
     let url = params
         .and_then(|p| p.first("url"))
         .ok_or_else(|| ApiError::bad_request("invalid_url", "the url query parameter is required"))?;
-    rate_limit(&deps.limiter, &caller(req)).await?;
+    rate_limit(&deps.limiter, &chassis::request::caller(req)).await?;
     let preview = deps.scraper.preview(url).await.map_err(to_api_error)?;
     Ok(if compat {
         json_response(StatusCode::OK, &compat_body(&preview))
@@ -83,20 +82,6 @@ fn compat_body(p: &Preview) -> Compat<'_> {
             description: &p.description,
             author: &p.author,
         },
-    }
-}
-
-/// Who is asking: the authorizer's subject when there is one, else the source address.
-fn caller(req: &Request) -> String {
-    match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => {
-            let sub = ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).and_then(|j| j.claims.get("sub"));
-            match sub {
-                Some(sub) => format!("user:{sub}"),
-                None => format!("ip:{}", ctx.http.source_ip.as_deref().unwrap_or("unknown")),
-            }
-        }
-        _ => "ip:unknown".to_owned(),
     }
 }
 

@@ -5,7 +5,6 @@
 //! by [`api::handle`].
 
 mod api;
-mod config;
 
 use adapters::{RedisConfig, RedisRateLimiter, RedisShards, SafeFetcher};
 use domain::scrap::Scraper;
@@ -15,7 +14,7 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     chassis::logging::init();
-    let config = config::Config::from_env(&chassis::Env::process())?;
+    let config = wiring::scrap::ScrapSettings::from_env(&chassis::Env::process())?;
     let shards = Arc::new(RedisShards::new(&config.cache_nodes, RedisConfig::default())?);
     let limiter = RedisRateLimiter::new(Arc::clone(&shards), config.rate_limit, config.rate_window_minutes);
     let scraper = Scraper::new(SafeFetcher::new(config.fetch)?, shards, config.scrap);

@@ -20,6 +20,28 @@ pub struct Post {
     pub created_at: String,
 }
 
+/// A post in the reference service's shape (its compatibility routes): ids as JSON numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReferencePost<'a> {
+    pub user_id: &'a str,
+    pub post_id: u64,
+    pub contents: &'a str,
+    pub url: &'a Option<String>,
+    pub scrap: &'a Option<Preview>,
+}
+
+impl Post {
+    pub fn as_reference(&self) -> ReferencePost<'_> {
+        ReferencePost {
+            user_id: &self.user_id,
+            post_id: self.post_id,
+            contents: &self.contents,
+            url: &self.url,
+            scrap: &self.scrap,
+        }
+    }
+}
+
 /// The body of `POST /v1/posts`, exactly: unknown fields and wrong types are refused.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]

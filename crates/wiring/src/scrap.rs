@@ -1,4 +1,4 @@
-//! The scrap function's settings, all from environment variables (same names in
+//! Link-preview settings (scrap and post-write), all from environment variables (same names in
 //! `template.yaml`, the local stack and the tests).
 //!
 //! | variable | default | meaning |
@@ -21,7 +21,7 @@ use domain::scrap::link::AddressPolicy;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct ScrapSettings {
     pub cache_nodes: Vec<String>,
     pub fetch: FetchConfig,
     pub scrap: ScrapConfig,
@@ -29,7 +29,7 @@ pub struct Config {
     pub rate_window_minutes: u64,
 }
 
-impl Config {
+impl ScrapSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let policy = AddressPolicy { allow_loopback: env.flag_or("SCRAP_ALLOW_LOOPBACK", false)? };
         let total = Duration::from_millis(env.number_or("SCRAP_TIMEOUT_MS", 5_000, 100..=60_000)?);
@@ -77,7 +77,7 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_reference() {
-        let c = Config::from_env(&Env::from_pairs::<_, &str, &str>([])).unwrap();
+        let c = ScrapSettings::from_env(&Env::from_pairs::<_, &str, &str>([])).unwrap();
         assert!(c.cache_nodes.is_empty());
         assert_eq!((c.rate_limit, c.rate_window_minutes), (10, 5));
         assert_eq!(c.scrap.preview_ttl, Duration::from_secs(2 * 86_400));
@@ -91,9 +91,9 @@ mod tests {
             ("CACHE_NODES", "127.0.0.1:6380, 127.0.0.1:6381,"),
             ("SCRAP_ALLOW_LOOPBACK", "true"),
         ]);
-        let c = Config::from_env(&env).unwrap();
+        let c = ScrapSettings::from_env(&env).unwrap();
         assert_eq!(c.cache_nodes, ["127.0.0.1:6380", "127.0.0.1:6381"]);
         assert!(c.scrap.policy.allow_loopback && c.fetch.policy.allow_loopback);
-        assert!(Config::from_env(&Env::from_pairs([("SCRAP_TIMEOUT_MS", "0")])).is_err());
+        assert!(ScrapSettings::from_env(&Env::from_pairs([("SCRAP_TIMEOUT_MS", "0")])).is_err());
     }
 }

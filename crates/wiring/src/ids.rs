@@ -1,4 +1,4 @@
-//! The guid function's settings, all from environment variables (same names in
+//! Id settings (guid and post-write), all from environment variables (same names in
 //! `template.yaml`, the local stack and the tests).
 //!
 //! | variable | default | meaning |
@@ -12,13 +12,13 @@ use chassis::{ConfigError, Env};
 use domain::IssuerConfig;
 
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct IdSettings {
     pub lease_table: String,
     pub issuer: IssuerConfig,
     function_name: String,
 }
 
-impl Config {
+impl IdSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let ttl_s: u64 = env.number_or("LEASE_TTL_SECONDS", 60, 5..=3_600)?;
         let margin_ms: u64 = env.number_or("LEASE_MARGIN_MS", 2_000, 100..=60_000)?;
@@ -36,7 +36,7 @@ impl Config {
                 margin_ms,
                 max_backwards_ms: env.number_or("MAX_CLOCK_BACKWARDS_MS", 100, 0..=5_000)?,
             },
-            function_name: env.string_or("AWS_LAMBDA_FUNCTION_NAME", "guid"),
+            function_name: env.string_or("AWS_LAMBDA_FUNCTION_NAME", "ids"),
         })
     }
 
@@ -53,9 +53,9 @@ mod tests {
 
     #[test]
     fn defaults_and_required_table() {
-        let c = Config::from_env(&Env::from_pairs([("LEASE_TABLE", "leases")])).unwrap();
+        let c = IdSettings::from_env(&Env::from_pairs([("LEASE_TABLE", "leases")])).unwrap();
         assert_eq!(c.issuer, IssuerConfig { ttl_ms: 60_000, margin_ms: 2_000, max_backwards_ms: 100 });
-        let e = Config::from_env(&Env::from_pairs([("X", "y")])).unwrap_err();
+        let e = IdSettings::from_env(&Env::from_pairs([("X", "y")])).unwrap_err();
         assert_eq!(e, ConfigError::Missing("LEASE_TABLE".into()));
     }
 
@@ -63,13 +63,13 @@ mod tests {
     fn margin_must_leave_room_in_the_lease() {
         let env =
             Env::from_pairs([("LEASE_TABLE", "t"), ("LEASE_TTL_SECONDS", "5"), ("LEASE_MARGIN_MS", "3000")]);
-        assert!(Config::from_env(&env).unwrap_err().to_string().contains("LEASE_MARGIN_MS"));
+        assert!(IdSettings::from_env(&env).unwrap_err().to_string().contains("LEASE_MARGIN_MS"));
     }
 
     #[test]
     fn holders_differ() {
-        let c = Config::from_env(&Env::from_pairs([("LEASE_TABLE", "t")])).unwrap();
+        let c = IdSettings::from_env(&Env::from_pairs([("LEASE_TABLE", "t")])).unwrap();
         assert_ne!(c.holder(), c.holder());
-        assert!(c.holder().starts_with("guid/"));
+        assert!(c.holder().starts_with("ids/"));
     }
 }

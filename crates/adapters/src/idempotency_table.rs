@@ -1,0 +1,102 @@
+//! Idempotency records on DynamoDB, key `id` (S): `status` (IN_PROGRESS | COMPLETED),
+//! `request_hash`, `in_progress_until` (ms), `response_status`, `response_body`, and
+//! `expires_at` (epoch seconds, the table's TTL attribute).
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use domain::posts::StoreError;
+use domain::posts::idempotency::{Claim, IdempotencyStore};
+
+/// How long a completed answer is kept for retries.
+pub const RECORD_TTL_S: u64 = 3_600;
+
+#[derive(Debug, Clone)]
+pub struct DynamoIdempotency {
+    client: Client,
+    table: String,
+}
+
+impl DynamoIdempotency {
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self { client: Client::new(sdk), table: table.into() }
+    }
+}
+
+fn err<E: std::error::Error + 'static, R: std::fmt::Debug>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError {
+    StoreError(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+}
+
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+impl IdempotencyStore for DynamoIdempotency {
+    async fn claim(&self, key: &str, request_hash: &str, now_ms: u64, in_progress_ms: u64) -> Result<Claim, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("id", AttributeValue::S(key.to_owned()))
+            .item("status", AttributeValue::S("IN_PROGRESS".into()))
+            .item("request_hash", AttributeValue::S(request_hash.to_owned()))
+            .item("in_progress_until", n(now_ms + in_progress_ms))
+            .item("expires_at", n(now_ms / 1_000 + RECORD_TTL_S))
+            // New, expired, or an in-progress claim whose invocation died.
+            .condition_expression(
+                "attribute_not_exists(id) OR expires_at < :now_s OR (#s = :in_progress AND in_progress_until < :now_ms)",
+            )
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":now_s", n(now_ms / 1_000))
+            .expression_attribute_values(":now_ms", n(now_ms))
+            .expression_attribute_values(":in_progress", AttributeValue::S("IN_PROGRESS".into()))
+            .send()
+            .await;
+        match put {
+            Ok(_) => return Ok(Claim::Claimed),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+            Err(e) => return Err(err(e)),
+        }
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(key.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(err)?
+            .item
+            .unwrap_or_default();
+        let s = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+        Ok(match s("status").as_deref() {
+            Some("COMPLETED") => Claim::Completed {
+                request_hash: s("request_hash").unwrap_or_default(),
+                status: item.get("response_status").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(500),
+                body: s("response_body").unwrap_or_default(),
+            },
+            // In progress, or gone again between the two calls: either way, not ours to run now.
+            _ => Claim::InProgress,
+        })
+    }
+
+    async fn complete(&self, key: &str, request_hash: &str, status: u16, body: &str, expires_at_s: u64) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("id", AttributeValue::S(key.to_owned()))
+            .item("status", AttributeValue::S("COMPLETED".into()))
+            .item("request_hash", AttributeValue::S(request_hash.to_owned()))
+            .item("response_status", n(u64::from(status)))
+            .item("response_body", AttributeValue::S(body.to_owned()))
+            .item("expires_at", n(expires_at_s))
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        self.client.delete_item().table_name(&self.table).key("id", AttributeValue::S(key.to_owned())).send().await.map_err(err)?;
+        Ok(())
+    }
+}

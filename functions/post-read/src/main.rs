@@ -1,0 +1,30 @@
+//! The post-read function: a user's posts, newest first (and the reference's read route).
+//!
+//! Cold start: settings from the environment, the posts cache on the Redis ring and the posts
+//! table, built once and reused. Each request is routed by [`api::handle`].
+
+mod api;
+
+use adapters::{DynamoPosts, PostCacheConfig, RedisConfig, RedisPosts, RedisShards};
+use domain::posts::read::PostReader;
+use lambda_http::{Error, run, service_fn};
+use std::sync::Arc;
+use wiring::posts::PostSettings;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    chassis::logging::init();
+    let env = chassis::Env::process();
+    let posts = PostSettings::from_env(&env)?;
+    let nodes = adapters::RedisShards::parse_nodes(&env.string_or("CACHE_NODES", ""));
+    let sdk = adapters::aws::load(adapters::aws::Timeouts::default()).await;
+    let shards = Arc::new(RedisShards::new(&nodes, RedisConfig::default())?);
+    let reader = PostReader {
+        cache: RedisPosts::new(shards, PostCacheConfig { list_max: posts.list_max, ..PostCacheConfig::default() }),
+        store: DynamoPosts::from_sdk(&sdk, &posts.posts_table),
+        list_max: posts.list_max,
+        repair_grace_ms: posts.repair_grace_ms,
+    };
+    tracing::info!(cache_nodes = nodes.len(), "post-read ready");
+    run(service_fn(|req| api::handle(&reader, req))).await
+}

@@ -1,0 +1,173 @@
+//! HTTP routes of post-write.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `POST /v1/posts` `{"user_id", "contents", "url"?}` | `201` the stored post `{"user_id", "post_id", "contents", "url", "scrap", "created_at"}` |
+//! | `GET /api/v1/write_post/{uid}?contents=&url=` | the reference's shape `{"user_id", "post_id", "contents", "url", "scrap"}` |
+//!
+//! The reference wrote with GET and the content in the query string; the route exists so its
+//! clients move over unchanged (a strangler migration), and `COMPAT_WRITE_ENABLED=false` turns
+//! it off once they have. An `Idempotency-Key` header on `POST /v1/posts` makes retries safe.
+
+use chassis::{ApiError, json_response};
+use domain::IssueError;
+use domain::LeaseError;
+use domain::posts::idempotency::{self, Decision, IdempotencyStore};
+use domain::posts::write::{IdSource, PostWriter, Previewer, WriteError};
+use domain::posts::{PostCache, PostInput, PostQueue, PostStore, Trace};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Error, Request, Response};
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+/// How long a claimed key stays in progress; beyond the function's timeout, so a live request
+/// is never run twice, short enough that a crashed one does not lock its key for long.
+const IN_PROGRESS_MS: u64 = 60_000;
+
+pub struct Deps<I, P, C, S, Q, D> {
+    pub writer: PostWriter<I, P, C, S, Q>,
+    pub idempotency: D,
+    pub compat_write_enabled: bool,
+}
+
+pub async fn handle<I, P, C, S, Q, D>(deps: &Deps<I, P, C, S, Q, D>, req: Request) -> Result<Response<Body>, Error>
+where
+    I: IdSource,
+    P: Previewer,
+    C: PostCache,
+    S: PostStore,
+    Q: PostQueue,
+    D: IdempotencyStore,
+{
+    let segments = chassis::request::segments(&req);
+    let method = req.method().clone();
+    let response = match segments.as_slice() {
+        ["v1", "posts"] if method == Method::POST => create(deps, &req).await,
+        ["api", "v1", "write_post", uid] if method == Method::GET => compat_write(deps, &req, uid).await,
+        ["v1", "posts"] | ["api", "v1", "write_post", _] => {
+            Err(ApiError::method_not_allowed(method.as_str(), req.uri().path()))
+        }
+        _ => Err(ApiError::route_not_found(method.as_str(), req.uri().path())),
+    };
+    Ok(response.unwrap_or_else(ApiError::into_response))
+}
+
+async fn create<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQueue, D: IdempotencyStore>(
+    deps: &Deps<I, P, C, S, Q, D>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let body = req.body().as_ref();
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the body must be at most {MAX_BODY_BYTES} bytes"),
+        ));
+    }
+    let input: PostInput = serde_json::from_slice(body).map_err(|e| {
+        let code = if e.is_data() { "invalid_body" } else { "invalid_json" };
+        ApiError::bad_request(code, format!("the body must be a JSON object {{\"user_id\", \"contents\", \"url\"?}}: {e}"))
+    })?;
+    let request_hash = idempotency::hash(&[&input.user_id, &input.contents, input.url.as_deref().unwrap_or("")]);
+    let new = input.validate().map_err(|v| ApiError::bad_request(v.code, v.message))?;
+    let trace = trace(req);
+
+    let Some(key) = idempotency_key(req)? else {
+        let post = deps.writer.write(new, &trace).await.map_err(write_error)?;
+        return Ok(json_response(StatusCode::CREATED, &post));
+    };
+    let key = idempotency::hash(&["POST /v1/posts", &new.user_id, &key]);
+    let now_ms = now_ms();
+    let decision = idempotency::decide(&deps.idempotency, &key, &request_hash, now_ms, IN_PROGRESS_MS)
+        .await
+        .map_err(|e| ApiError::unavailable("idempotency_unavailable", "retry shortly", e))?;
+    match decision {
+        Decision::Replay { status, body } => Ok(replay(status, body)),
+        Decision::KeyReused => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with another request body",
+        )),
+        Decision::InProgress => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "request_in_progress",
+            "a request with this Idempotency-Key is still running; retry shortly",
+        )
+        .with_retry_after(1)),
+        Decision::Run => match deps.writer.write(new, &trace).await {
+            Ok(post) => {
+                let response = json_response(StatusCode::CREATED, &post);
+                let body = String::from_utf8_lossy(response.body().as_ref()).into_owned();
+                let expires = now_ms / 1_000 + adapters::idempotency_table::RECORD_TTL_S;
+                if let Err(e) = deps.idempotency.complete(&key, &request_hash, 201, &body, expires).await {
+                    // The post is accepted; a retry inside IN_PROGRESS_MS is told to wait, later
+                    // it would run again. Logged for the operator.
+                    tracing::error!(error = %e, post_id = post.post_id, "idempotency record not completed");
+                }
+                Ok(response)
+            }
+            Err(e) => {
+                if let Err(release) = deps.idempotency.release(&key).await {
+                    tracing::warn!(error = %release, "idempotency claim not released");
+                }
+                Err(write_error(e))
+            }
+        },
+    }
+}
+
+async fn compat_write<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQueue, D>(
+    deps: &Deps<I, P, C, S, Q, D>,
+    req: &Request,
+    uid: &str,
+) -> Result<Response<Body>, ApiError> {
+    if !deps.compat_write_enabled {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "the write-by-GET route is switched off"));
+    }
+    let input = PostInput {
+        user_id: uid.to_owned(),
+        contents: chassis::request::query(req, "contents").unwrap_or_default().to_owned(),
+        url: chassis::request::query(req, "url").map(str::to_owned),
+    };
+    let new = input.validate().map_err(|v| ApiError::bad_request(v.code, v.message))?;
+    let post = deps.writer.write(new, &trace(req)).await.map_err(write_error)?;
+    Ok(json_response(StatusCode::OK, &post.as_reference()))
+}
+
+fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else { return Ok(None) };
+    match value.to_str() {
+        Ok(k) if !k.trim().is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY => Ok(Some(k.trim().to_owned())),
+        _ => Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+        )),
+    }
+}
+
+fn replay(status: u16, body: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED);
+    response.headers_mut().insert("content-type", lambda_http::http::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert("idempotent-replayed", lambda_http::http::HeaderValue::from_static("true"));
+    response
+}
+
+fn trace(req: &Request) -> Trace {
+    Trace { correlation_id: chassis::request::request_id(req), xray_trace_id: chassis::request::xray_trace_id(req) }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn write_error(e: WriteError) -> ApiError {
+    match e {
+        WriteError::Queue(e) => ApiError::unavailable("queue_unavailable", "the post could not be accepted; retry shortly", e),
+        WriteError::Ids(IssueError::Lease(LeaseError::AllTaken(_))) => {
+            ApiError::unavailable("no_worker_id", "no post id can be made now; retry shortly", "all worker ids leased")
+        }
+        WriteError::Ids(e) => ApiError::unavailable("ids_unavailable", "no post id can be made now; retry shortly", e),
+    }
+    .with_retry_after(1)
+}
