@@ -76,3 +76,38 @@ pub async fn stack_output(key: &str) -> String {
         .and_then(|o| o.output_value().map(str::to_owned))
         .unwrap_or_else(|| panic!("stack {stack} has no output {key}"))
 }
+
+/// POST a JSON body (or raw bytes) to the API with extra headers.
+pub async fn post_json(
+    client: &reqwest::Client,
+    path: &str,
+    body: &serde_json::Value,
+    headers: &[(&str, &str)],
+) -> (u16, serde_json::Value, reqwest::header::HeaderMap) {
+    let mut req = client.post(format!("{}{path}", api_url())).json(body);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = req.send().await.unwrap();
+    let (status, headers) = (res.status().as_u16(), res.headers().clone());
+    let text = res.text().await.unwrap();
+    let json = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("POST {path}: {status} not JSON ({e}): {text}"));
+    (status, json, headers)
+}
+
+/// The cache nodes of the stack under test (`CACHE_NODES`).
+pub fn cache_nodes() -> Vec<String> {
+    std::env::var("CACHE_NODES")
+        .expect("CACHE_NODES is not set (make test exports it)")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A plain Redis connection to one node, for tests that inspect or disturb the cache.
+pub async fn redis_node(addr: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(format!("redis://{addr}/")).unwrap().get_multiplexed_async_connection().await.unwrap()
+}

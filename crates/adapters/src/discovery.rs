@@ -16,8 +16,8 @@
 //! - a standalone Redis/Valkey cluster gives one node per cache node endpoint; a cluster that
 //!   belongs to a replication group is skipped (the group already lists it), memcached too;
 //! - only `available`, `modifying` and `snapshotting` groups/clusters count: the last two still
-//!   serve traffic, and dropping a node during its daily backup would reshuffle 1/N of the keys
-//!   on every instance twice a day;
+//!   serve traffic, and dropping a node for the length of its daily backup would move 1/N of
+//!   the keys away and back on every instance;
 //! - the result is sorted, so every instance builds the same ring.
 //!
 //! [`NodeSource`] hands callers the current list: a fixed `CACHE_NODES` list (which overrides
@@ -108,10 +108,14 @@ fn serving(status: &str) -> bool {
     SERVING.contains(&status)
 }
 
-/// The cache nodes of the groups and standalone clusters whose id starts with `prefix`.
+/// The cache nodes of the groups and standalone clusters whose id starts with `prefix`, in any
+/// case: AWS stores ids in lowercase while a stack name (from which the template derives them)
+/// may have capitals, and the emulator keeps them as given.
 pub fn select_nodes(prefix: &str, groups: &[GroupInfo], clusters: &[ClusterInfo]) -> Vec<CacheNode> {
+    let prefix = prefix.to_lowercase();
+    let selected = |id: &str| id.to_lowercase().starts_with(&prefix);
     let mut nodes = Vec::new();
-    for group in groups.iter().filter(|g| g.id.starts_with(prefix)) {
+    for group in groups.iter().filter(|g| selected(&g.id)) {
         if !serving(&group.status) {
             tracing::info!(group = %group.id, status = %group.status, "cache group skipped: not serving");
             continue;
@@ -127,7 +131,7 @@ pub fn select_nodes(prefix: &str, groups: &[GroupInfo], clusters: &[ClusterInfo]
             }
         }
     }
-    for cluster in clusters.iter().filter(|c| c.id.starts_with(prefix)) {
+    for cluster in clusters.iter().filter(|c| selected(&c.id)) {
         // Members of a group are listed again as clusters; the group already counted them.
         if cluster.group.is_some() || !matches!(cluster.engine.as_str(), "redis" | "valkey") {
             continue;
@@ -217,15 +221,14 @@ pub struct Discovery {
 }
 
 impl Discovery {
-    /// Selects groups and clusters whose id starts with `prefix` (an empty prefix selects all).
+    /// Selects groups and clusters whose id starts with `prefix`, ignoring case (an empty prefix
+    /// selects all).
     pub fn new(config: &SdkConfig, prefix: impl Into<String>) -> Self {
         Self::with_client(Client::new(config), prefix)
     }
 
-    /// The prefix is lowercased: ElastiCache stores ids in lowercase, and a stack name (from
-    /// which the template derives the ids) may not be.
     pub fn with_client(client: Client, prefix: impl Into<String>) -> Self {
-        Self { client, prefix: prefix.into().to_lowercase() }
+        Self { client, prefix: prefix.into() }
     }
 
     pub fn prefix(&self) -> &str {
@@ -529,6 +532,8 @@ mod tests {
         ];
         let clusters = [cluster("xstack-cache", "available", None, Some("x:1"))];
         assert_eq!(select_nodes("stack-cache", &groups, &clusters), vec![node("g:1", None)]);
+        // AWS lowercases ids; the prefix comes from a stack name that may have capitals.
+        assert_eq!(select_nodes("Stack-Cache", &groups, &clusters), vec![node("g:1", None)]);
     }
 
     #[test]

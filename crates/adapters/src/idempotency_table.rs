@@ -22,7 +22,9 @@ impl DynamoIdempotency {
     }
 }
 
-fn err<E: std::error::Error + 'static, R: std::fmt::Debug>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError {
+fn err<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    e: aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> StoreError {
     StoreError(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
 }
 
@@ -31,7 +33,13 @@ fn n(v: u64) -> AttributeValue {
 }
 
 impl IdempotencyStore for DynamoIdempotency {
-    async fn claim(&self, key: &str, request_hash: &str, now_ms: u64, in_progress_ms: u64) -> Result<Claim, StoreError> {
+    async fn claim(
+        &self,
+        key: &str,
+        request_hash: &str,
+        now_ms: u64,
+        in_progress_ms: u64,
+    ) -> Result<Claim, StoreError> {
         let put = self
             .client
             .put_item()
@@ -71,7 +79,11 @@ impl IdempotencyStore for DynamoIdempotency {
         Ok(match s("status").as_deref() {
             Some("COMPLETED") => Claim::Completed {
                 request_hash: s("request_hash").unwrap_or_default(),
-                status: item.get("response_status").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(500),
+                status: item
+                    .get("response_status")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(500),
                 body: s("response_body").unwrap_or_default(),
             },
             // In progress, or gone again between the two calls: either way, not ours to run now.
@@ -79,7 +91,14 @@ impl IdempotencyStore for DynamoIdempotency {
         })
     }
 
-    async fn complete(&self, key: &str, request_hash: &str, status: u16, body: &str, expires_at_s: u64) -> Result<(), StoreError> {
+    async fn complete(
+        &self,
+        key: &str,
+        request_hash: &str,
+        status: u16,
+        body: &str,
+        expires_at_s: u64,
+    ) -> Result<(), StoreError> {
         self.client
             .put_item()
             .table_name(&self.table)
@@ -96,7 +115,13 @@ impl IdempotencyStore for DynamoIdempotency {
     }
 
     async fn release(&self, key: &str) -> Result<(), StoreError> {
-        self.client.delete_item().table_name(&self.table).key("id", AttributeValue::S(key.to_owned())).send().await.map_err(err)?;
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(key.to_owned()))
+            .send()
+            .await
+            .map_err(err)?;
         Ok(())
     }
 }

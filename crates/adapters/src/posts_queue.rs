@@ -3,7 +3,9 @@
 //! `AWSTraceHeader`, so the drain's logs continue the request's trace.
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue};
+use aws_sdk_sqs::types::{
+    MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
+};
 use domain::posts::{Post, PostQueue, QueueError, Trace};
 use serde::Serialize;
 

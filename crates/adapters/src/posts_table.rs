@@ -28,11 +28,23 @@ impl DynamoPosts {
 
     /// Writes a post (tests seed with it; the queue drain persists with its batch form).
     pub async fn put(&self, post: &Post) -> Result<(), StoreError> {
-        self.client.put_item().table_name(&self.table).set_item(Some(to_item(post))).send().await.map_err(err)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(post)))
+            .send()
+            .await
+            .map_err(err)?;
         Ok(())
     }
 
-    async fn query(&self, user_id: &str, before: Option<u64>, limit: usize, ids_only: bool) -> Result<Vec<Item>, StoreError> {
+    async fn query(
+        &self,
+        user_id: &str,
+        before: Option<u64>,
+        limit: usize,
+        ids_only: bool,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         while items.len() < limit {
@@ -71,7 +83,12 @@ impl PostStore for DynamoPosts {
     }
 
     async fn newest_ids(&self, user_id: &str, limit: usize) -> Result<Vec<u64>, StoreError> {
-        Ok(self.query(user_id, None, limit, true).await?.iter().filter_map(|i| number(i, "post_id")).collect())
+        Ok(self
+            .query(user_id, None, limit, true)
+            .await?
+            .iter()
+            .filter_map(|i| number(i, "post_id"))
+            .collect())
     }
 
     async fn get_many(&self, user_id: &str, ids: &[u64]) -> Result<Vec<Post>, StoreError> {
@@ -86,7 +103,11 @@ impl PostStore for DynamoPosts {
                     ])
                 })
                 .collect();
-            let mut request = KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(|e| StoreError(e.to_string()))?;
+            let mut request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError(e.to_string()))?;
             // Unprocessed keys (throttling) are retried a few times with a growing pause.
             for attempt in 0..5u32 {
                 let out = self
@@ -112,7 +133,9 @@ impl PostStore for DynamoPosts {
     }
 }
 
-fn err<E: std::error::Error + 'static, R: std::fmt::Debug>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError {
+fn err<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    e: aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> StoreError {
     StoreError(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
 }
 
@@ -193,7 +216,11 @@ mod tests {
         };
         assert_eq!(from_item(&to_item(&post)), Some(post.clone()));
         post.url = Some("https://example.com/".into());
-        post.scrap = Some(opengraph::Preview { title: Some("T".into()), image_width: Some(640), ..Default::default() });
+        post.scrap = Some(opengraph::Preview {
+            title: Some("T".into()),
+            image_width: Some(640),
+            ..Default::default()
+        });
         let item = to_item(&post);
         assert_eq!(item["post_id"].as_n().unwrap(), "725617227714740225");
         assert!(item["scrap"].as_m().is_ok());

@@ -25,7 +25,11 @@ pub struct PostCacheConfig {
 
 impl Default for PostCacheConfig {
     fn default() -> Self {
-        Self { post_ttl: Duration::from_secs(7 * 86_400), list_ttl: Duration::from_secs(7 * 86_400), list_max: 1_000 }
+        Self {
+            post_ttl: Duration::from_secs(7 * 86_400),
+            list_ttl: Duration::from_secs(7 * 86_400),
+            list_max: 1_000,
+        }
     }
 }
 
@@ -97,7 +101,12 @@ fn parse_member(m: &str) -> Option<u64> {
 }
 
 impl PostCache for RedisPosts {
-    async fn list_page(&self, user_id: &str, before: Option<u64>, limit: usize) -> Result<Option<ListPage>, CacheError> {
+    async fn list_page(
+        &self,
+        user_id: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Option<ListPage>, CacheError> {
         if self.shards.is_empty() {
             return Err(CacheError("no cache nodes".into()));
         }
@@ -186,7 +195,10 @@ impl PostCache for RedisPosts {
             let keys: Vec<String> = entries.iter().map(|(_, k)| k.clone()).collect();
             let values: Result<Vec<Option<String>>, CacheError> = self
                 .shards
-                .exec_on(&node, |mut c| async move { redis::cmd("MGET").arg(&keys).query_async(&mut c).await })
+                .exec_on(
+                    &node,
+                    |mut c| async move { redis::cmd("MGET").arg(&keys).query_async(&mut c).await },
+                )
                 .await;
             (entries, values)
         });
@@ -223,7 +235,15 @@ impl PostCache for RedisPosts {
             let key = keys::post(p.post_id);
             let json = serde_json::to_string(p).map_err(|e| CacheError(e.to_string()))?;
             if let Some(node) = self.shards.node_for(&key) {
-                by_node.entry(node.to_owned()).or_insert_with(redis::pipe).cmd("SET").arg(key).arg(json).arg("PX").arg(ttl).ignore();
+                by_node
+                    .entry(node.to_owned())
+                    .or_insert_with(redis::pipe)
+                    .cmd("SET")
+                    .arg(key)
+                    .arg(json)
+                    .arg("PX")
+                    .arg(ttl)
+                    .ignore();
             }
         }
         let calls = by_node.into_iter().map(|(node, pipe)| async move {

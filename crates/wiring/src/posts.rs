@@ -56,7 +56,8 @@ mod tests {
 
     #[test]
     fn required_and_defaults() {
-        let env = Env::from_pairs([("POSTS_TABLE", "p"), ("POSTS_QUEUE_URL", "q"), ("IDEMPOTENCY_TABLE", "i")]);
+        let env =
+            Env::from_pairs([("POSTS_TABLE", "p"), ("POSTS_QUEUE_URL", "q"), ("IDEMPOTENCY_TABLE", "i")]);
         let p = PostSettings::from_env(&env).unwrap();
         assert_eq!((p.list_max, p.repair_grace_ms), (1_000, 900_000));
         let w = WriteSettings::from_env(&env).unwrap();

@@ -27,28 +27,43 @@ struct ReferencePage<'a> {
     next_id: Option<u64>,
 }
 
-pub async fn handle<C: PostCache, S: PostStore>(reader: &PostReader<C, S>, req: Request) -> Result<Response<Body>, Error> {
+pub async fn handle<C: PostCache, S: PostStore>(
+    reader: &PostReader<C, S>,
+    req: Request,
+) -> Result<Response<Body>, Error> {
     let segments = chassis::request::segments(&req);
     let response = match segments.as_slice() {
-        _ if req.method() != Method::GET && matches!(segments.as_slice(), ["v1", "users", _, "posts"] | ["api", "v1", "posts", _]) => {
+        _ if req.method() != Method::GET
+            && matches!(segments.as_slice(), ["v1", "users", _, "posts"] | ["api", "v1", "posts", _]) =>
+        {
             Err(ApiError::method_not_allowed(req.method().as_str(), req.uri().path()))
         }
         ["v1", "users", uid, "posts"] => {
-            let cursor = chassis::request::query(&req, "cursor").map(|c| parse_id(c, "invalid_cursor")).transpose();
+            let cursor =
+                chassis::request::query(&req, "cursor").map(|c| parse_id(c, "invalid_cursor")).transpose();
             let limit = parse_limit(chassis::request::query(&req, "limit"));
             match (check_user_id(uid), cursor, limit) {
                 (Ok(()), Ok(cursor), Ok(limit)) => read(reader, uid, cursor, limit).await.map(|page| {
-                    let body = PageBody { posts: &page.posts, next_cursor: page.next_cursor.map(|c| c.to_string()) };
+                    let body =
+                        PageBody { posts: &page.posts, next_cursor: page.next_cursor.map(|c| c.to_string()) };
                     json_response(StatusCode::OK, &body)
                 }),
-                (Err(v), _, _) | (_, Err(v), _) | (_, _, Err(v)) => Err(ApiError::bad_request(v.code, v.message)),
+                (Err(v), _, _) | (_, Err(v), _) | (_, _, Err(v)) => {
+                    Err(ApiError::bad_request(v.code, v.message))
+                }
             }
         }
         ["api", "v1", "posts", uid] => {
-            let cursor = chassis::request::query(&req, "f").filter(|f| !f.is_empty()).map(|c| parse_id(c, "invalid_cursor")).transpose();
+            let cursor = chassis::request::query(&req, "f")
+                .filter(|f| !f.is_empty())
+                .map(|c| parse_id(c, "invalid_cursor"))
+                .transpose();
             match (check_user_id(uid), cursor) {
                 (Ok(()), Ok(cursor)) => read(reader, uid, cursor, 10).await.map(|page| {
-                    let body = ReferencePage { posts: page.posts.iter().map(Post::as_reference).collect(), next_id: page.next_cursor };
+                    let body = ReferencePage {
+                        posts: page.posts.iter().map(Post::as_reference).collect(),
+                        next_id: page.next_cursor,
+                    };
                     json_response(StatusCode::OK, &body)
                 }),
                 (Err(v), _) | (_, Err(v)) => Err(ApiError::bad_request(v.code, v.message)),
@@ -65,9 +80,11 @@ async fn read<C: PostCache, S: PostStore>(
     cursor: Option<u64>,
     limit: usize,
 ) -> Result<Page, ApiError> {
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    reader
-        .page(uid, cursor, limit, now_ms)
-        .await
-        .map_err(|e| ApiError::unavailable("table_unavailable", "posts cannot be read now; retry shortly", e).with_retry_after(1))
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    reader.page(uid, cursor, limit, now_ms).await.map_err(|e| {
+        ApiError::unavailable("table_unavailable", "posts cannot be read now; retry shortly", e)
+            .with_retry_after(1)
+    })
 }

@@ -20,7 +20,10 @@ async fn main() -> Result<(), Error> {
     let sdk = adapters::aws::load(adapters::aws::Timeouts::default()).await;
     let shards = Arc::new(RedisShards::new(&nodes, RedisConfig::default())?);
     let reader = PostReader {
-        cache: RedisPosts::new(shards, PostCacheConfig { list_max: posts.list_max, ..PostCacheConfig::default() }),
+        cache: RedisPosts::new(
+            shards,
+            PostCacheConfig { list_max: posts.list_max, ..PostCacheConfig::default() },
+        ),
         store: DynamoPosts::from_sdk(&sdk, &posts.posts_table),
         list_max: posts.list_max,
         repair_grace_ms: posts.repair_grace_ms,

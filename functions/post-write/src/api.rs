@@ -30,7 +30,10 @@ pub struct Deps<I, P, C, S, Q, D> {
     pub compat_write_enabled: bool,
 }
 
-pub async fn handle<I, P, C, S, Q, D>(deps: &Deps<I, P, C, S, Q, D>, req: Request) -> Result<Response<Body>, Error>
+pub async fn handle<I, P, C, S, Q, D>(
+    deps: &Deps<I, P, C, S, Q, D>,
+    req: Request,
+) -> Result<Response<Body>, Error>
 where
     I: IdSource,
     P: Previewer,
@@ -64,11 +67,21 @@ async fn create<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQu
             format!("the body must be at most {MAX_BODY_BYTES} bytes"),
         ));
     }
-    let input: PostInput = serde_json::from_slice(body).map_err(|e| {
-        let code = if e.is_data() { "invalid_body" } else { "invalid_json" };
-        ApiError::bad_request(code, format!("the body must be a JSON object {{\"user_id\", \"contents\", \"url\"?}}: {e}"))
-    })?;
-    let request_hash = idempotency::hash(&[&input.user_id, &input.contents, input.url.as_deref().unwrap_or("")]);
+    let shape = |e: &dyn std::fmt::Display| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("the body must be a JSON object {{\"user_id\", \"contents\", \"url\"?}}: {e}"),
+        )
+    };
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("the body is not JSON: {e}")))?;
+    // serde would read a struct from an array too; only an object is a post.
+    if !value.is_object() {
+        return Err(shape(&"got another JSON type"));
+    }
+    let input: PostInput = serde_json::from_value(value).map_err(|e| shape(&e))?;
+    let request_hash =
+        idempotency::hash(&[&input.user_id, &input.contents, input.url.as_deref().unwrap_or("")]);
     let new = input.validate().map_err(|v| ApiError::bad_request(v.code, v.message))?;
     let trace = trace(req);
 
@@ -122,7 +135,11 @@ async fn compat_write<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: 
     uid: &str,
 ) -> Result<Response<Body>, ApiError> {
     if !deps.compat_write_enabled {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "the write-by-GET route is switched off"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "the write-by-GET route is switched off",
+        ));
     }
     let input = PostInput {
         user_id: uid.to_owned(),
@@ -148,13 +165,18 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
 fn replay(status: u16, body: String) -> Response<Body> {
     let mut response = Response::new(Body::Text(body));
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED);
-    response.headers_mut().insert("content-type", lambda_http::http::HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert("content-type", lambda_http::http::HeaderValue::from_static("application/json"));
     response.headers_mut().insert("idempotent-replayed", lambda_http::http::HeaderValue::from_static("true"));
     response
 }
 
 fn trace(req: &Request) -> Trace {
-    Trace { correlation_id: chassis::request::request_id(req), xray_trace_id: chassis::request::xray_trace_id(req) }
+    Trace {
+        correlation_id: chassis::request::request_id(req),
+        xray_trace_id: chassis::request::xray_trace_id(req),
+    }
 }
 
 fn now_ms() -> u64 {
@@ -163,11 +185,17 @@ fn now_ms() -> u64 {
 
 fn write_error(e: WriteError) -> ApiError {
     match e {
-        WriteError::Queue(e) => ApiError::unavailable("queue_unavailable", "the post could not be accepted; retry shortly", e),
-        WriteError::Ids(IssueError::Lease(LeaseError::AllTaken(_))) => {
-            ApiError::unavailable("no_worker_id", "no post id can be made now; retry shortly", "all worker ids leased")
+        WriteError::Queue(e) => {
+            ApiError::unavailable("queue_unavailable", "the post could not be accepted; retry shortly", e)
         }
-        WriteError::Ids(e) => ApiError::unavailable("ids_unavailable", "no post id can be made now; retry shortly", e),
+        WriteError::Ids(IssueError::Lease(LeaseError::AllTaken(_))) => ApiError::unavailable(
+            "no_worker_id",
+            "no post id can be made now; retry shortly",
+            "all worker ids leased",
+        ),
+        WriteError::Ids(e) => {
+            ApiError::unavailable("ids_unavailable", "no post id can be made now; retry shortly", e)
+        }
     }
     .with_retry_after(1)
 }

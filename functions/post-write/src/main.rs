@@ -7,8 +7,8 @@
 mod api;
 
 use adapters::{
-    DynamoIdempotency, DynamoLeaseStore, DynamoPosts, PostCacheConfig, RedisConfig, RedisPosts, RedisRateLimiter,
-    RedisShards, SafeFetcher, SqsPosts,
+    DynamoIdempotency, DynamoLeaseStore, DynamoPosts, PostCacheConfig, RedisConfig, RedisPosts,
+    RedisRateLimiter, RedisShards, SafeFetcher, SqsPosts,
 };
 use domain::IdIssuer;
 use domain::posts::write::{BudgetedPreviews, PostWriter};
@@ -28,19 +28,31 @@ async fn main() -> Result<(), Error> {
     let shards = Arc::new(RedisShards::new(&scrap.cache_nodes, RedisConfig::default())?);
 
     let writer = PostWriter {
-        ids: IdIssuer::new(DynamoLeaseStore::from_sdk(&sdk, &ids.lease_table), SystemClock, ids.holder(), ids.issuer),
+        ids: IdIssuer::new(
+            DynamoLeaseStore::from_sdk(&sdk, &ids.lease_table),
+            SystemClock,
+            ids.holder(),
+            ids.issuer,
+        ),
         previews: BudgetedPreviews {
             scraper: Scraper::new(SafeFetcher::new(scrap.fetch)?, Arc::clone(&shards), scrap.scrap),
             limiter: RedisRateLimiter::new(Arc::clone(&shards), scrap.rate_limit, scrap.rate_window_minutes),
             budget: write.preview_budget,
         },
-        cache: RedisPosts::new(shards, PostCacheConfig { list_max: posts.list_max, ..PostCacheConfig::default() }),
+        cache: RedisPosts::new(
+            shards,
+            PostCacheConfig { list_max: posts.list_max, ..PostCacheConfig::default() },
+        ),
         store: DynamoPosts::from_sdk(&sdk, &posts.posts_table),
         queue: SqsPosts::from_sdk(&sdk, &write.queue_url),
         list_max: posts.list_max,
     };
     let idempotency = DynamoIdempotency::from_sdk(&sdk, &write.idempotency_table);
-    tracing::info!(compat_write = write.compat_write_enabled, cache_nodes = scrap.cache_nodes.len(), "post-write ready");
+    tracing::info!(
+        compat_write = write.compat_write_enabled,
+        cache_nodes = scrap.cache_nodes.len(),
+        "post-write ready"
+    );
     let deps = api::Deps { writer, idempotency, compat_write_enabled: write.compat_write_enabled };
     run(service_fn(|req| api::handle(&deps, req))).await
 }

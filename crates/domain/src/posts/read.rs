@@ -37,16 +37,16 @@ impl<C: PostCache, S: PostStore> PostReader<C, S> {
         let want = limit + 1;
         let ids = match self.cache.list_page(user_id, before, want).await {
             Ok(Some(list)) if list.ids.len() < want && list.full => {
-                return self.from_table(user_id, before, limit).await;
+                return self.table_page(user_id, before, limit).await;
             }
             Ok(Some(list)) => list.ids,
             Ok(None) => match self.fill(user_id, before, want).await? {
                 Some(ids) => ids,
-                None => return self.from_table(user_id, before, limit).await,
+                None => return self.table_page(user_id, before, limit).await,
             },
             Err(e) => {
                 tracing::warn!(error = %e, "user list unavailable; reading the table");
-                return self.from_table(user_id, before, limit).await;
+                return self.table_page(user_id, before, limit).await;
             }
         };
         let has_more = ids.len() == want;
@@ -73,7 +73,7 @@ impl<C: PostCache, S: PostStore> PostReader<C, S> {
         Ok(if below.len() < want && full { None } else { Some(below) })
     }
 
-    async fn from_table(&self, user_id: &str, before: Option<u64>, limit: usize) -> Result<Page, StoreError> {
+    async fn table_page(&self, user_id: &str, before: Option<u64>, limit: usize) -> Result<Page, StoreError> {
         let mut posts = self.store.page(user_id, before, limit + 1).await?;
         let has_more = posts.len() > limit;
         posts.truncate(limit);
