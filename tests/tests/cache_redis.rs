@@ -70,3 +70,44 @@ async fn a_dead_node_fails_fast_after_tripping() {
     assert!(e.0.contains("cooling down"), "{e}");
     assert!(started.elapsed() < Duration::from_millis(5));
 }
+
+#[tokio::test]
+async fn user_lists_order_and_page_exactly_above_2_pow_53() {
+    use adapters::{PostCacheConfig, RedisPosts};
+    use domain::posts::PostCache;
+    let shards = Arc::new(RedisShards::new(&nodes(), RedisConfig::default()).unwrap());
+    let posts = RedisPosts::new(shards, PostCacheConfig { list_max: 8, ..PostCacheConfig::default() });
+    let uid = unique("order");
+    // Ids one apart in their lowest bits: as doubles (a sorted-set score) they are all equal.
+    let base: u64 = 725_617_227_714_740_224;
+    let ids: Vec<u64> = (0..6).map(|i| base + i).collect();
+    assert!(
+        ids.iter().all(|id| *id as f64 == base as f64),
+        "the reference's scores could not tell these apart"
+    );
+
+    assert_eq!(posts.list_page(&uid, None, 10).await.unwrap(), None, "no list yet");
+    assert!(!posts.list_add(&uid, base).await.unwrap(), "no add without a list");
+    posts.list_fill(&uid, &ids[..3]).await.unwrap();
+    for id in &ids[3..] {
+        assert!(posts.list_add(&uid, *id).await.unwrap());
+    }
+    let page = posts.list_page(&uid, None, 4).await.unwrap().unwrap();
+    assert_eq!(page.ids, vec![base + 5, base + 4, base + 3, base + 2]);
+    assert!(!page.full);
+    let next = posts.list_page(&uid, Some(base + 2), 4).await.unwrap().unwrap();
+    assert_eq!(next.ids, vec![base + 1, base], "the cursor is exclusive and exact");
+
+    // Bounded: beyond list_max the oldest ids go.
+    for i in 6..12 {
+        posts.list_add(&uid, base + i).await.unwrap();
+    }
+    let full = posts.list_page(&uid, None, 100).await.unwrap().unwrap();
+    assert_eq!(full.ids, (4..12).rev().map(|i| base + i).collect::<Vec<_>>());
+    assert!(full.full);
+
+    // An empty list is remembered as empty.
+    let empty = unique("empty");
+    posts.list_fill(&empty, &[]).await.unwrap();
+    assert_eq!(posts.list_page(&empty, None, 10).await.unwrap().map(|p| p.ids), Some(vec![]));
+}

@@ -1,0 +1,83 @@
+//! SQS refusing sends: the write is answered 503 and leaves no trace in reads. And an accepted
+//! post is in the queue, in the versioned envelope, with its correlation id. One test, so
+//! nothing else in this binary writes while the queue is gone.
+
+use integration::{get_json, http, post_json, sdk, stack_output, unique};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_refused_send_is_503_and_leaves_no_trace() {
+    let c = http();
+    let sqs = aws_sdk_sqs::Client::new(&sdk().await);
+    let queue_url = stack_output("PostsQueueUrl").await;
+    let uid = unique("queue_outage").replace('-', "_");
+
+    // Accepted: the message carries the post.
+    let (s, accepted, _) =
+        post_json(&c, "/v1/posts", &json!({"user_id": uid, "contents": "kept"}), &[]).await;
+    assert_eq!(s, 201, "{accepted}");
+    let mut found = None;
+    for _ in 0..20 {
+        let out = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for m in out.messages() {
+            let body: serde_json::Value = serde_json::from_str(m.body().unwrap_or("{}")).unwrap();
+            if body["post"]["post_id"] == accepted["post_id"] {
+                found = Some((body, m.message_attributes().cloned().unwrap_or_default()));
+            }
+        }
+        if found.is_some() {
+            break;
+        }
+    }
+    let (body, attrs) = found.expect("the accepted post is in the queue");
+    assert_eq!(body["v"], 1);
+    assert_eq!(body["post"], accepted);
+    assert!(attrs.get("correlation_id").and_then(|a| a.string_value()).is_some_and(|v| !v.is_empty()));
+
+    // The queue disappears: writes are refused with 503 and nothing shows in reads.
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let name = queue_url.rsplit('/').next().unwrap().to_owned();
+    sqs.delete_queue().queue_url(&queue_url).send().await.unwrap();
+    let mut refused = Vec::new();
+    for i in 0..3 {
+        let (s, b, h) =
+            post_json(&c, "/v1/posts", &json!({"user_id": uid, "contents": format!("refused {i}")}), &[])
+                .await;
+        refused.push((s, b["code"].as_str().map(str::to_owned), h.get("retry-after").is_some()));
+    }
+    // Restore the queue (same name, same URL) before asserting, so a failure leaves the stack usable.
+    let mut create = sqs.create_queue().queue_name(&name);
+    for (k, v) in attributes.attributes().into_iter().flatten() {
+        if matches!(k.as_str(), "VisibilityTimeout" | "MessageRetentionPeriod") {
+            create = create.attributes(k.clone(), v.clone());
+        }
+    }
+    let recreated = create.send().await.unwrap();
+    // Same account and name: the URL the function holds reaches it again (hosts may differ).
+    assert!(recreated.queue_url().is_some_and(|u| u.ends_with(&format!("/{name}"))));
+    for r in &refused {
+        assert_eq!(r, &(503, Some("queue_unavailable".to_owned()), true));
+    }
+    let page = get_json(&c, &format!("/v1/users/{uid}/posts?limit=100")).await.1;
+    let contents: Vec<&str> =
+        page["posts"].as_array().unwrap().iter().map(|p| p["contents"].as_str().unwrap()).collect();
+    assert_eq!(contents, ["kept"], "no refused post shows");
+
+    // And writes work again.
+    let (s, b, _) = post_json(&c, "/v1/posts", &json!({"user_id": uid, "contents": "after"}), &[]).await;
+    assert_eq!(s, 201, "{b}");
+}
