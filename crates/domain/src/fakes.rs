@@ -406,3 +406,49 @@ pub mod posts {
         }
     }
 }
+
+/// Idempotency records in memory, with the store's semantics (expiries not enforced).
+#[derive(Debug, Default)]
+pub struct MemoryIdempotency {
+    pub records: Mutex<std::collections::HashMap<String, crate::posts::idempotency::Claim>>,
+}
+
+impl crate::posts::idempotency::IdempotencyStore for MemoryIdempotency {
+    async fn claim(
+        &self,
+        key: &str,
+        _: &str,
+        _: u64,
+        _: u64,
+    ) -> Result<crate::posts::idempotency::Claim, crate::posts::StoreError> {
+        use crate::posts::idempotency::Claim;
+        let mut records = self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match records.get(key) {
+            Some(existing) => Ok(existing.clone()),
+            None => {
+                records.insert(key.to_owned(), Claim::InProgress);
+                Ok(Claim::Claimed)
+            }
+        }
+    }
+    async fn complete(
+        &self,
+        key: &str,
+        request_hash: &str,
+        status: u16,
+        body: &str,
+        _: u64,
+    ) -> Result<(), crate::posts::StoreError> {
+        let done = crate::posts::idempotency::Claim::Completed {
+            request_hash: request_hash.to_owned(),
+            status,
+            body: body.to_owned(),
+        };
+        self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key.to_owned(), done);
+        Ok(())
+    }
+    async fn release(&self, key: &str) -> Result<(), crate::posts::StoreError> {
+        self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(key);
+        Ok(())
+    }
+}

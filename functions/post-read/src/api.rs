@@ -88,3 +88,87 @@ async fn read<C: PostCache, S: PostStore>(
             .with_retry_after(1)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::fakes::posts::{MemoryPostCache, MemoryTable};
+
+    fn reader() -> PostReader<MemoryPostCache, MemoryTable> {
+        let r = PostReader {
+            cache: MemoryPostCache::new(100),
+            store: MemoryTable::default(),
+            list_max: 100,
+            repair_grace_ms: 1,
+        };
+        for i in 0..12u64 {
+            r.store.insert(Post {
+                user_id: "42".into(),
+                post_id: 725_617_227_714_740_224 + i,
+                contents: format!("p{i}"),
+                url: None,
+                scrap: None,
+                created_at: String::new(),
+            });
+        }
+        r
+    }
+
+    fn event(file: &str) -> serde_json::Value {
+        let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    async fn call(
+        r: &PostReader<MemoryPostCache, MemoryTable>,
+        ev: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let res = handle(r, lambda_http::request::from_str(&ev.to_string()).unwrap()).await.unwrap();
+        (res.status().as_u16(), serde_json::from_slice(res.body().as_ref()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn first_page_and_cursor_as_strings() {
+        let (s, b) = call(&reader(), &event("post-read.json")).await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["posts"].as_array().unwrap().len(), 10);
+        assert_eq!(b["posts"][0]["post_id"], "725617227714740235");
+        assert_eq!(b["next_cursor"], "725617227714740226");
+    }
+
+    #[tokio::test]
+    async fn compat_page_has_numbers_and_next_id() {
+        let (s, b) = call(&reader(), &event("post-read-compat.json")).await;
+        assert_eq!(s, 200, "{b}");
+        assert!(b["posts"][0]["post_id"].is_u64());
+        assert_eq!(b["next_id"], 725_617_227_714_740_226u64);
+        assert!(b["posts"][0].get("created_at").is_none(), "the reference's shape");
+    }
+
+    #[tokio::test]
+    async fn bad_queries_are_400() {
+        let r = reader();
+        for (q, code) in
+            [("limit=0", "invalid_limit"), ("limit=abc", "invalid_limit"), ("cursor=x1", "invalid_cursor")]
+        {
+            let mut ev = event("post-read.json");
+            ev["rawQueryString"] = q.into();
+            let (s, b) = call(&r, &ev).await;
+            assert_eq!((s, b["code"].as_str()), (400, Some(code)), "{q}");
+        }
+        let mut ev = event("post-read.json");
+        ev["rawPath"] = "/v1/users/a%20b/posts".into();
+        ev["requestContext"]["http"]["path"] = "/v1/users/a%20b/posts".into();
+        let (s, b) = call(&r, &ev).await;
+        assert_eq!((s, b["code"].as_str()), (400, Some("invalid_user_id")));
+    }
+
+    #[tokio::test]
+    async fn table_down_is_503() {
+        let r = reader();
+        r.store.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        r.cache.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (s, b) = call(&r, &event("post-read.json")).await;
+        assert_eq!((s, b["code"].as_str()), (503, Some("table_unavailable")));
+    }
+}

@@ -199,3 +199,109 @@ fn write_error(e: WriteError) -> ApiError {
     }
     .with_retry_after(1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::fakes::MemoryIdempotency;
+    use domain::fakes::posts::{CountingIds, FixedPreviews, MemoryPostCache, MemoryQueue, MemoryTable};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    type TestDeps =
+        Deps<CountingIds, FixedPreviews, MemoryPostCache, MemoryTable, MemoryQueue, MemoryIdempotency>;
+
+    fn deps(compat: bool) -> TestDeps {
+        Deps {
+            writer: PostWriter {
+                ids: CountingIds(AtomicU64::new(725_617_227_714_740_224)),
+                previews: FixedPreviews::default(),
+                cache: MemoryPostCache::new(100),
+                store: MemoryTable::default(),
+                queue: MemoryQueue::default(),
+                list_max: 100,
+            },
+            idempotency: MemoryIdempotency::default(),
+            compat_write_enabled: compat,
+        }
+    }
+
+    fn event(file: &str) -> serde_json::Value {
+        let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    async fn call(d: &TestDeps, ev: &serde_json::Value) -> (u16, serde_json::Value, Response<Body>) {
+        let res = handle(d, lambda_http::request::from_str(&ev.to_string()).unwrap()).await.unwrap();
+        (res.status().as_u16(), serde_json::from_slice(res.body().as_ref()).unwrap(), res)
+    }
+
+    #[tokio::test]
+    async fn sample_write_is_201_and_queued() {
+        let d = deps(true);
+        let (s, b, _) = call(&d, &event("post-write.json")).await;
+        assert_eq!(s, 201, "{b}");
+        assert_eq!(b["post_id"], "725617227714740224");
+        assert_eq!(d.writer.queue.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn bad_bodies_are_400_or_413() {
+        let d = deps(true);
+        let (s, b, _) = call(&d, &event("post-write-bad-body.json")).await;
+        assert_eq!((s, b["code"].as_str()), (400, Some("invalid_contents")));
+        let mut ev = event("post-write.json");
+        for (body, code) in [
+            ("{not json", "invalid_json"),
+            ("[1,2]", "invalid_body"),
+            ("\"text\"", "invalid_body"),
+            ("", "invalid_json"),
+        ] {
+            ev["body"] = body.into();
+            let (s, b, _) = call(&d, &ev).await;
+            assert_eq!((s, b["code"].as_str()), (400, Some(code)), "{body}");
+        }
+        ev["body"] = format!(r#"{{"user_id":"1","contents":"{}"}}"#, "x".repeat(MAX_BODY_BYTES)).into();
+        let (s, b, _) = call(&d, &ev).await;
+        assert_eq!((s, b["code"].as_str()), (413, Some("body_too_large")));
+        assert!(d.writer.queue.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn idempotency_key_replays_and_refuses_another_body() {
+        let d = deps(true);
+        let ev = event("post-write-idempotent.json");
+        let (s1, b1, _) = call(&d, &ev).await;
+        let (s2, b2, res) = call(&d, &ev).await;
+        assert_eq!((s1, s2), (201, 201));
+        assert_eq!(b1, b2);
+        assert_eq!(res.headers()["idempotent-replayed"], "true");
+        assert_eq!(d.writer.queue.sent().len(), 1, "stored once");
+        let mut other = ev.clone();
+        other["body"] = r#"{"user_id":"42","contents":"Something else"}"#.into();
+        let (s, b, _) = call(&d, &other).await;
+        assert_eq!((s, b["code"].as_str()), (422, Some("idempotency_key_reused")));
+    }
+
+    #[tokio::test]
+    async fn queue_refusal_is_503_and_releases_the_key() {
+        let d = deps(true);
+        d.writer.queue.refuse.store(true, Ordering::SeqCst);
+        let ev = event("post-write-idempotent.json");
+        let (s, b, res) = call(&d, &ev).await;
+        assert_eq!((s, b["code"].as_str()), (503, Some("queue_unavailable")));
+        assert!(res.headers().contains_key("retry-after"));
+        d.writer.queue.refuse.store(false, Ordering::SeqCst);
+        let (s, _, _) = call(&d, &ev).await;
+        assert_eq!(s, 201, "the retry runs");
+    }
+
+    #[tokio::test]
+    async fn compat_route_and_its_switch() {
+        let (s, b, _) = call(&deps(true), &event("post-write-compat.json")).await;
+        assert_eq!(s, 200, "{b}");
+        assert!(b["post_id"].is_u64());
+        assert_eq!(b["contents"], "hello old client");
+        let (s, b, _) = call(&deps(false), &event("post-write-compat.json")).await;
+        assert_eq!((s, b["code"].as_str()), (404, Some("not_found")));
+    }
+}
