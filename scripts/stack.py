@@ -118,6 +118,10 @@ class Instance:
             "LOG_LEVEL": "INFO",
             # The IoT broker would listen on 0.0.0.0:8883; nothing here uses it.
             "IOT_MTLS_PORT": "0",
+            # The emulator answers every ElastiCache endpoint with this address: point it at a
+            # real node, so discovery through its API yields a usable node.
+            "REDIS_HOST": "127.0.0.1",
+            "REDIS_PORT": str(self.redis_ports[0]),
             # Function processes inherit the emulator's environment: local-only settings.
             **self.function_env,
         }

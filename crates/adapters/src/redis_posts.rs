@@ -183,11 +183,12 @@ impl PostCache for RedisPosts {
         if self.shards.is_empty() {
             return out;
         }
-        // One MGET per node, all nodes at once.
+        // One MGET per node (its replica, if any), all nodes at once.
+        let topology = self.shards.topology().await;
         let mut by_node: HashMap<String, Vec<(usize, String)>> = HashMap::new();
         for (i, id) in ids.iter().enumerate() {
             let key = keys::post(*id);
-            if let Some(node) = self.shards.node_for(&key) {
+            if let Some(node) = topology.read_node_for(&key) {
                 by_node.entry(node.to_owned()).or_default().push((i, key));
             }
         }
@@ -230,11 +231,12 @@ impl PostCache for RedisPosts {
             return Ok(());
         }
         let ttl = Self::ttl_ms(self.config.post_ttl);
+        let topology = self.shards.topology().await;
         let mut by_node: HashMap<String, redis::Pipeline> = HashMap::new();
         for p in posts {
             let key = keys::post(p.post_id);
             let json = serde_json::to_string(p).map_err(|e| CacheError(e.to_string()))?;
-            if let Some(node) = self.shards.node_for(&key) {
+            if let Some(node) = topology.node_for(&key) {
                 by_node
                     .entry(node.to_owned())
                     .or_insert_with(redis::pipe)

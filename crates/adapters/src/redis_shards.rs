@@ -6,8 +6,12 @@
 //! probes it, and one success closes the breaker. Callers treat every error as a miss, so a
 //! node that is down never fails a request.
 //!
+//! Where a primary has a replica, plain reads (GET, MGET) go to the replica and everything
+//! else to the primary.
+//!
 //! Implements the preview cache and the scrap rate limiter of `domain::scrap`.
 
+use crate::discovery::{CacheNode, Discovery, NodeSource};
 use cache::Ring;
 use domain::keys;
 use domain::scrap::{CacheError, PreviewCache, RateDecision, RateLimiter};
@@ -45,31 +49,71 @@ struct Node {
     open_until_ms: AtomicU64,
 }
 
-pub struct RedisShards {
+/// Which node holds a key: the ring over the primaries, and each primary's replica (if any)
+/// for reads.
+#[derive(Debug)]
+pub struct Topology {
     ring: Ring<String>,
-    nodes: HashMap<String, Node>,
+    replicas: HashMap<String, String>,
+    list: Arc<Vec<CacheNode>>,
+}
+
+impl Topology {
+    fn new(list: Arc<Vec<CacheNode>>) -> Self {
+        let ring = Ring::new(list.iter().map(|n| n.primary.clone()));
+        let replicas = list.iter().filter_map(|n| Some((n.primary.clone(), n.replica.clone()?))).collect();
+        Self { ring, replicas, list }
+    }
+
+    /// The primary that holds `placement` (a key, or a key's placement string).
+    pub fn node_for(&self, placement: &str) -> Option<&str> {
+        self.ring.node_for(placement).map(String::as_str)
+    }
+
+    /// Where to read `placement`: the primary's replica when it has one, else the primary.
+    pub fn read_node_for(&self, placement: &str) -> Option<&str> {
+        let primary = self.node_for(placement)?;
+        Some(self.replicas.get(primary).map_or(primary, String::as_str))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
+}
+
+/// The cache nodes: a fixed list (`CACHE_NODES`), or discovered through the ElastiCache API
+/// and refreshed lazily (`discovery::NodeSource`), the ring rebuilt when the list changes.
+/// Connections are kept per node address across rebuilds.
+pub struct RedisShards {
+    topology: std::sync::RwLock<Arc<Topology>>,
+    nodes: std::sync::Mutex<HashMap<String, Arc<Node>>>,
+    source: Option<NodeSource<Discovery>>,
     config: RedisConfig,
 }
 
 impl RedisShards {
-    /// Shards over `host:port` addresses (no connection is made until first use).
+    /// Shards over fixed `host:port` addresses (no connection is made until first use).
     pub fn new(addrs: &[String], config: RedisConfig) -> Result<Self, String> {
-        let mut nodes = HashMap::new();
         for addr in addrs {
-            let client = redis::Client::open(format!("redis://{addr}/"))
+            redis::Client::open(format!("redis://{addr}/"))
                 .map_err(|e| format!("cache node {addr:?}: {e}"))?;
-            nodes.insert(
-                addr.clone(),
-                Node {
-                    addr: addr.clone(),
-                    client,
-                    conn: tokio::sync::Mutex::new(None),
-                    failures: AtomicU32::new(0),
-                    open_until_ms: AtomicU64::new(0),
-                },
-            );
         }
-        Ok(Self { ring: Ring::new(addrs.iter().cloned()), nodes, config })
+        let list = addrs.iter().map(|a| CacheNode { primary: a.clone(), replica: None }).collect();
+        Ok(Self::with(Arc::new(list), None, config))
+    }
+
+    /// Shards over the nodes `source` names, asked again as it refreshes.
+    pub fn discovered(source: NodeSource<Discovery>, config: RedisConfig) -> Self {
+        Self::with(Arc::new(Vec::new()), Some(source), config)
+    }
+
+    fn with(list: Arc<Vec<CacheNode>>, source: Option<NodeSource<Discovery>>, config: RedisConfig) -> Self {
+        Self {
+            topology: std::sync::RwLock::new(Arc::new(Topology::new(list))),
+            nodes: std::sync::Mutex::new(HashMap::new()),
+            source,
+            config,
+        }
     }
 
     /// Parses `CACHE_NODES`-style lists: `host:port,host:port`.
@@ -77,23 +121,72 @@ impl RedisShards {
         list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
     }
 
+    /// No cache at all: no fixed nodes and no discovery.
     pub fn is_empty(&self) -> bool {
-        self.ring.is_empty()
+        self.source.is_none() && self.snapshot().is_empty()
     }
 
-    /// The node that holds `placement` (a key, or a key's placement string).
-    pub fn node_for(&self, placement: &str) -> Option<&str> {
-        self.ring.node_for(placement).map(String::as_str)
+    fn snapshot(&self) -> Arc<Topology> {
+        Arc::clone(&self.topology.read().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
-    /// Runs `op` on the node that holds `placement`, within the timeout.
+    /// The current topology, after a refresh of the node list when one is due.
+    pub async fn topology(&self) -> Arc<Topology> {
+        let current = self.snapshot();
+        let Some(source) = &self.source else { return current };
+        match source.nodes().await {
+            Ok(list) if !Arc::ptr_eq(&list, &current.list) => {
+                let fresh = Arc::new(Topology::new(list));
+                *self.topology.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Arc::clone(&fresh);
+                fresh
+            }
+            Ok(_) => current,
+            Err(e) => {
+                tracing::warn!(error = %e, "cache nodes unknown; running without the cache");
+                current
+            }
+        }
+    }
+
+    /// Runs `op` on the primary that holds `placement`, within the timeout.
     pub async fn exec<T, F, Fut>(&self, placement: &str, op: F) -> Result<T, CacheError>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        let addr = self.node_for(placement).ok_or_else(|| CacheError("no cache nodes".into()))?.to_owned();
-        self.exec_on(&addr, op).await
+        let topology = self.topology().await;
+        let addr = topology.node_for(placement).ok_or_else(|| CacheError("no cache nodes".into()))?;
+        self.exec_on(addr, op).await
+    }
+
+    /// Runs a read-only `op` where `placement` is read: its primary's replica if any.
+    pub async fn exec_read<T, F, Fut>(&self, placement: &str, op: F) -> Result<T, CacheError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let topology = self.topology().await;
+        let addr = topology.read_node_for(placement).ok_or_else(|| CacheError("no cache nodes".into()))?;
+        self.exec_on(addr, op).await
+    }
+
+    fn node(&self, addr: &str) -> Result<Arc<Node>, CacheError> {
+        let mut nodes = self.nodes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(node) = nodes.get(addr) {
+            return Ok(Arc::clone(node));
+        }
+        let client = redis::Client::open(format!("redis://{addr}/"))
+            .map_err(|e| CacheError(format!("node {addr}: {e}")))?;
+        let node = Arc::new(Node {
+            addr: addr.to_owned(),
+            client,
+            conn: tokio::sync::Mutex::new(None),
+            failures: AtomicU32::new(0),
+            open_until_ms: AtomicU64::new(0),
+        });
+        nodes.insert(addr.to_owned(), Arc::clone(&node));
+        Ok(node)
     }
 
     /// Runs `op` on the node `addr` with a reused connection, within the timeout, through the
@@ -103,7 +196,8 @@ impl RedisShards {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        let node = self.nodes.get(addr).ok_or_else(|| CacheError(format!("unknown node {addr}")))?;
+        let node = self.node(addr)?;
+        let node = node.as_ref();
         let now = now_ms();
         if node.open_until_ms.load(Ordering::Relaxed) > now {
             return Err(CacheError(format!("node {addr} is cooling down")));
@@ -127,6 +221,10 @@ impl RedisShards {
                     let until = now + self.config.cooldown.as_millis() as u64;
                     node.open_until_ms.store(until, Ordering::Relaxed);
                     tracing::warn!(node = %node.addr, failures, cooldown_ms = self.config.cooldown.as_millis() as u64, "cache node skipped");
+                }
+                // The node may have been replaced: look at the list again soon.
+                if let Some(source) = &self.source {
+                    source.invalidate();
                 }
                 Err(CacheError(e))
             }
@@ -170,7 +268,7 @@ impl PreviewCache for RedisShards {
         if self.is_empty() {
             return Ok(None);
         }
-        self.exec(key, |mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await }).await
+        self.exec_read(key, |mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await }).await
     }
 
     async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError> {

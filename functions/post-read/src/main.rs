@@ -5,10 +5,9 @@
 
 mod api;
 
-use adapters::{DynamoPosts, PostCacheConfig, RedisConfig, RedisPosts, RedisShards};
+use adapters::{DynamoPosts, PostCacheConfig, RedisPosts};
 use domain::posts::read::PostReader;
 use lambda_http::{Error, run, service_fn};
-use std::sync::Arc;
 use wiring::posts::PostSettings;
 
 #[tokio::main]
@@ -16,9 +15,8 @@ async fn main() -> Result<(), Error> {
     chassis::logging::init();
     let env = chassis::Env::process();
     let posts = PostSettings::from_env(&env)?;
-    let nodes = adapters::RedisShards::parse_nodes(&env.string_or("CACHE_NODES", ""));
     let sdk = adapters::aws::load(adapters::aws::Timeouts::default()).await;
-    let shards = Arc::new(RedisShards::new(&nodes, RedisConfig::default())?);
+    let shards = wiring::cache::shards(&env, &sdk)?;
     let reader = PostReader {
         cache: RedisPosts::new(
             shards,
@@ -28,6 +26,6 @@ async fn main() -> Result<(), Error> {
         list_max: posts.list_max,
         repair_grace_ms: posts.repair_grace_ms,
     };
-    tracing::info!(cache_nodes = nodes.len(), "post-read ready");
+    tracing::info!("post-read ready");
     run(service_fn(|req| api::handle(&reader, req))).await
 }

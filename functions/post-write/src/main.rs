@@ -7,8 +7,8 @@
 mod api;
 
 use adapters::{
-    DynamoIdempotency, DynamoLeaseStore, DynamoPosts, PostCacheConfig, RedisConfig, RedisPosts,
-    RedisRateLimiter, RedisShards, SafeFetcher, SqsPosts,
+    DynamoIdempotency, DynamoLeaseStore, DynamoPosts, PostCacheConfig, RedisPosts, RedisRateLimiter,
+    SafeFetcher, SqsPosts,
 };
 use domain::IdIssuer;
 use domain::posts::write::{BudgetedPreviews, PostWriter};
@@ -25,7 +25,7 @@ async fn main() -> Result<(), Error> {
     let (ids, scrap) = (IdSettings::from_env(&env)?, ScrapSettings::from_env(&env)?);
     let (posts, write) = (PostSettings::from_env(&env)?, WriteSettings::from_env(&env)?);
     let sdk = adapters::aws::load(adapters::aws::Timeouts::default()).await;
-    let shards = Arc::new(RedisShards::new(&scrap.cache_nodes, RedisConfig::default())?);
+    let shards = wiring::cache::shards(&env, &sdk)?;
 
     let writer = PostWriter {
         ids: IdIssuer::new(

@@ -6,7 +6,7 @@
 
 mod api;
 
-use adapters::{RedisConfig, RedisRateLimiter, RedisShards, SafeFetcher};
+use adapters::{RedisRateLimiter, SafeFetcher};
 use domain::scrap::Scraper;
 use lambda_http::{Error, run, service_fn};
 use std::sync::Arc;
@@ -14,8 +14,10 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     chassis::logging::init();
-    let config = wiring::scrap::ScrapSettings::from_env(&chassis::Env::process())?;
-    let shards = Arc::new(RedisShards::new(&config.cache_nodes, RedisConfig::default())?);
+    let env = chassis::Env::process();
+    let config = wiring::scrap::ScrapSettings::from_env(&env)?;
+    let sdk = adapters::aws::load(adapters::aws::Timeouts::default()).await;
+    let shards = wiring::cache::shards(&env, &sdk)?;
     let limiter = RedisRateLimiter::new(Arc::clone(&shards), config.rate_limit, config.rate_window_minutes);
     let scraper = Scraper::new(SafeFetcher::new(config.fetch)?, shards, config.scrap);
     tracing::info!(
