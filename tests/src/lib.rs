@@ -111,3 +111,13 @@ pub fn cache_nodes() -> Vec<String> {
 pub async fn redis_node(addr: &str) -> redis::aio::MultiplexedConnection {
     redis::Client::open(format!("redis://{addr}/")).unwrap().get_multiplexed_async_connection().await.unwrap()
 }
+
+/// The post ids of a `{"posts": [...]}` page, in order.
+pub fn page_ids(page: &serde_json::Value) -> Vec<u64> {
+    page["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["post_id"].as_str().unwrap().parse().unwrap())
+        .collect()
+}

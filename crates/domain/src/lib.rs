@@ -6,8 +6,10 @@
 //! - [`scrap`]: link checks and the cache-first preview service, with its ports.
 //! - [`posts`]: posts, their validation, and the write and read flows over their ports.
 //! - [`keys`]: every cache key, named in one place.
+//! - [`clock_text`]: timestamps as RFC 3339 text.
 //! - `fakes` (feature `fakes`): in-memory implementations of the ports for tests.
 
+pub mod clock_text;
 pub mod issuer;
 pub mod keys;
 pub mod lease;

@@ -113,11 +113,7 @@ fn decode(raw: &str) -> Result<Decoded, ApiError> {
     }
     let id: u64 = raw.parse().map_err(|_| invalid())?;
     let d = snowflake::decode(id).ok_or_else(invalid)?;
-    let nanos = i128::from(d.unix_ms) * 1_000_000;
-    let timestamp = time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .ok_or_else(invalid)?;
+    let timestamp = domain::clock_text::rfc3339_ms(d.unix_ms).ok_or_else(invalid)?;
     Ok(Decoded {
         id: id.to_string(),
         timestamp,

@@ -137,11 +137,7 @@ impl<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQueue> PostWr
 /// RFC 3339 (UTC, milliseconds) of an id's timestamp.
 pub fn created_at(post_id: u64) -> String {
     let ms = snowflake::decode(post_id).map_or(0, |d| d.unix_ms);
-    let nanos = i128::from(ms) * 1_000_000;
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
+    crate::clock_text::rfc3339_ms(ms).unwrap_or_default()
 }
 
 #[cfg(test)]
