@@ -85,4 +85,19 @@ async fn flushed_or_stopped_cache_nodes_never_fail_a_request() {
     for id in seeded {
         assert!(ids(&after).contains(&id), "{after}");
     }
+
+    // And the cache serves again once the functions' breakers close: a new post shows in the
+    // next read although it is not persisted (poll, with a deadline).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let probe = unique("recovered").replace('-', "_");
+        let (s, b, _) = post_json(&c, "/v1/posts", &json!({"user_id": probe, "contents": "back"}), &[]).await;
+        assert_eq!(s, 201, "{b}");
+        let page = get_json(&c, &format!("/v1/users/{probe}/posts")).await.1;
+        if ids(&page).len() == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the cache did not recover within 30 s");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }
