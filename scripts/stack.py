@@ -272,7 +272,12 @@ class Instance:
             text = re.sub(rf"^(\s*CodeUri:\s*)functions/{re.escape(name)}\s*$", rf"\g<1>{uri}", text, flags=re.M)
         (self.state / "template.deployed.yaml").write_text(text)
         cfn = self.client("cloudformation")
-        values = {"LogLevel": "INFO", "CacheNodes": ",".join(f"127.0.0.1:{p}" for p in self.redis_ports), **self.params}
+        values = {
+            "LogLevel": "INFO",
+            "CacheNodes": ",".join(f"127.0.0.1:{p}" for p in self.redis_ports),
+            "InternetEgress": "none",
+            **self.params,
+        }
         params = [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
         caps = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
         exists = self.stack_status(cfn) not in (None, "DELETE_COMPLETE")

@@ -93,6 +93,21 @@ async fn serve(mut stream: TcpStream, hits: Arc<Mutex<HashMap<String, usize>>>) 
             }
             return Ok(());
         }
+        "/head-then-slow" => {
+            // A full preview in the head, then a body that trickles for 30 s: a fetcher that
+            // stops once the head suffices answers at once.
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000000\r\n\r\n{}",
+                ARTICLE.split("<body>").next().unwrap_or_default()
+            );
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(b"<body>").await?;
+            for _ in 0..300 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                stream.write_all(b"<p>more</p>").await?;
+            }
+            return Ok(());
+        }
         "/huge" => {
             // 6 MiB: a head with the preview, then filler far past the 2 MiB cap.
             let mut b = b"<html><head><title>Huge page</title></head><body>".to_vec();

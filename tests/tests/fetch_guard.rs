@@ -163,3 +163,22 @@ async fn closed_ports_are_unreachable() {
     let r = get(LOCAL, "http://127.0.0.1:1/").await;
     assert!(matches!(r, Err(FetchError::Unreachable(_))), "{r:?}");
 }
+
+#[tokio::test]
+async fn reading_stops_once_the_head_gives_a_full_preview() {
+    let site = Site::start().await;
+    let f = SafeFetcher::new(FetchConfig {
+        policy: LOCAL,
+        total_timeout: Duration::from_secs(3),
+        head_is_enough: Some(domain::scrap::head_is_enough),
+        ..FetchConfig::default()
+    })
+    .unwrap();
+    let started = Instant::now();
+    let page = f.fetch(&Url::parse(&site.url("/head-then-slow")).unwrap()).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    let p = opengraph::extract(&page.body, &page.final_url, page.content_type.as_deref());
+    assert_eq!(p.title.as_deref(), Some("Loopback & friends"));
+    // Without the early stop the same page runs into the timeout.
+    assert_eq!(get(LOCAL, &site.url("/head-then-slow")).await.unwrap_err(), FetchError::Timeout);
+}
