@@ -111,3 +111,78 @@ async fn user_lists_order_and_page_exactly_above_2_pow_53() {
     posts.list_fill(&empty, &[]).await.unwrap();
     assert_eq!(posts.list_page(&empty, None, 10).await.unwrap().map(|p| p.ids), Some(vec![]));
 }
+
+/// A real replica (`redis-server --replicaof`) beside the stack's first node: reads (MGET, the
+/// list page script) reach the replica, which serves them once replication caught up. (Writes
+/// cannot be told apart there: the replication stream counts as writes on the replica too; a
+/// write sent to a replica would fail with READONLY, which the read-back would show.)
+#[tokio::test]
+async fn reads_go_to_the_replica_and_writes_to_the_primary() {
+    use adapters::discovery::{CacheNode, Discovery, NodeSource};
+    use adapters::{PostCacheConfig, RedisPosts};
+    use domain::posts::{Lookup, Post, PostCache};
+
+    let primary = nodes().into_iter().next().unwrap();
+    let (host, port) = primary.rsplit_once(':').unwrap();
+    let replica_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &replica_port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args(["--replicaof", host, port])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server");
+    let replica = format!("127.0.0.1:{replica_port}");
+    let outcome = tokio::spawn({
+        let (primary, replica) = (primary.clone(), replica.clone());
+        async move {
+            let source = NodeSource::<Discovery>::fixed(vec![CacheNode {
+                primary: primary.clone(),
+                replica: Some(replica.clone()),
+            }]);
+            let shards = Arc::new(RedisShards::discovered(source, RedisConfig::default()));
+            let posts = RedisPosts::new(Arc::clone(&shards), PostCacheConfig::default());
+            let uid = unique("replica");
+            let post = Post {
+                user_id: uid.clone(),
+                post_id: 725_617_227_714_740_224,
+                contents: "r".into(),
+                url: None,
+                scrap: None,
+                created_at: String::new(),
+            };
+            // Wait for the replica to sync, then write through the primary and read back.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                posts.posts_put(std::slice::from_ref(&post)).await.unwrap();
+                posts.list_fill(&uid, &[post.post_id]).await.unwrap();
+                let seen = posts.posts_get(&[post.post_id]).await;
+                let listed = posts.list_page(&uid, None, 10).await.ok().flatten();
+                if seen == vec![Lookup::Hit(post.clone())]
+                    && listed.is_some_and(|l| l.ids == vec![post.post_id])
+                {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "the replica never served the reads");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let mut r = integration::redis_node(&replica).await;
+            let stats: String = redis::cmd("INFO").arg("commandstats").query_async(&mut r).await.unwrap();
+            assert!(stats.contains("cmdstat_mget") && stats.contains("cmdstat_eval_ro"), "{stats}");
+        }
+    })
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}

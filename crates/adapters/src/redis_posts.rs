@@ -36,7 +36,6 @@ impl Default for PostCacheConfig {
 pub struct RedisPosts {
     shards: Arc<RedisShards>,
     config: PostCacheConfig,
-    page: redis::Script,
     fill: redis::Script,
     add: redis::Script,
 }
@@ -85,7 +84,6 @@ impl RedisPosts {
         Self {
             shards,
             config,
-            page: redis::Script::new(PAGE),
             fill: redis::Script::new(&fill_script()),
             add: redis::Script::new(&add_script()),
         }
@@ -112,15 +110,11 @@ impl PostCache for RedisPosts {
         }
         let key = keys::post_list(user_id);
         let max = before.map_or_else(|| "+".to_owned(), |b| format!("({}", keys::list_member(b)));
-        let script = &self.page;
-        let reply: Option<(i64, Vec<String>)> = self
-            .shards
-            .exec(&key, |mut c| {
-                let mut call = script.prepare_invoke();
-                call.key(&key).arg(&max).arg(limit).arg(LIST_SENTINEL);
-                async move { call.invoke_async(&mut c).await }
-            })
-            .await?;
+        // EVAL_RO: a read-only script, which a replica runs.
+        let mut eval = redis::cmd("EVAL_RO");
+        eval.arg(PAGE).arg(1).arg(&key).arg(&max).arg(limit).arg(LIST_SENTINEL);
+        let reply: Option<(i64, Vec<String>)> =
+            self.shards.exec_read(&key, |mut c| async move { eval.query_async(&mut c).await }).await?;
         Ok(reply.map(|(card, members)| ListPage {
             ids: members.iter().filter_map(|m| parse_member(m)).collect(),
             full: usize::try_from(card - 1).unwrap_or(0) >= self.config.list_max,
