@@ -5,7 +5,8 @@
 //! `ScanIndexForward=false`; `post_id < :cursor` continues from a cursor.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
+use domain::posts::drain::PostBatchStore;
 use domain::posts::{Post, PostStore, StoreError};
 use std::collections::HashMap;
 
@@ -130,6 +131,35 @@ impl PostStore for DynamoPosts {
             }
         }
         Ok(found)
+    }
+}
+
+impl PostBatchStore for DynamoPosts {
+    /// One BatchWriteItem of PutRequests. Overwriting is safe: an item is a pure function of its
+    /// message, so a redelivered post rewrites the same bytes.
+    async fn put_batch(&self, posts: &[Post]) -> Result<Vec<usize>, StoreError> {
+        let writes: Vec<WriteRequest> = posts
+            .iter()
+            .map(|p| {
+                let put = PutRequest::builder()
+                    .set_item(Some(to_item(p)))
+                    .build()
+                    .map_err(|e| StoreError(e.to_string()))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let out =
+            self.client.batch_write_item().request_items(&self.table, writes).send().await.map_err(err)?;
+        let unprocessed = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+        // Map what came back to the positions of the posts sent.
+        Ok(unprocessed
+            .iter()
+            .filter_map(|w| w.put_request().map(|p| p.item()))
+            .filter_map(|item| {
+                let (uid, id) = (string(item, "user_id")?, number(item, "post_id")?);
+                posts.iter().position(|p| p.user_id == uid && p.post_id == id)
+            })
+            .collect())
     }
 }
 

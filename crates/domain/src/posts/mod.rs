@@ -4,8 +4,10 @@
 //! - [`model`]: `Post`, the write request, validation, cursors.
 //! - [`write`]: id, preview within a budget, queue (the durability point), then cache.
 //! - [`read`]: a user's posts newest first: cache first, the table behind it, repairs.
+//! - [`drain`]: persisting queued posts in batches, idempotently.
 //! - [`idempotency`]: retried writes with an `Idempotency-Key` answer their first result.
 
+pub mod drain;
 pub mod idempotency;
 pub mod model;
 pub mod read;

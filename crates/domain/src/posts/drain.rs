@@ -1,0 +1,315 @@
+//! Persisting queued posts: decode each message, write the batch in as few table calls as it
+//! allows, retry what the table leaves unprocessed, and report exactly the messages that failed.
+//!
+//! Every message ends in exactly one of *persisted* or *failed*. A message that can never
+//! succeed (not JSON, an unknown envelope version, a post that breaks the rules) fails as
+//! *permanent* at once; the dead-letter handler parks those instead of retrying them.
+//! Writing is idempotent: an item is a pure function of its message and never changes later,
+//! so a redelivered message rewrites the same bytes and the post is stored once.
+
+use super::StoreError;
+use super::model::{MAX_CONTENTS_CHARS, Post, check_user_id};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+/// The largest body SQS delivers.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Items per table write request (DynamoDB's BatchWriteItem limit).
+pub const CHUNK: usize = 25;
+
+/// Where batches of posts are written (DynamoDB BatchWriteItem).
+pub trait PostBatchStore: Send + Sync {
+    /// Writes `posts`; returns the indices the table left unprocessed (throttling).
+    fn put_batch(&self, posts: &[Post]) -> impl Future<Output = Result<Vec<usize>, StoreError>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub message_id: String,
+    /// Never retried: the message can not succeed.
+    pub permanent: bool,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub persisted: Vec<String>,
+    pub failed: Vec<Failure>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope {
+    v: u32,
+    post: Post,
+}
+
+/// Reads a queue message body into a post, or says why it never will be one.
+pub fn decode(body: &str) -> Result<Post, String> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(format!("body of {} bytes is over {MAX_BODY_BYTES}", body.len()));
+    }
+    let envelope: Envelope = serde_json::from_str(body).map_err(|e| format!("not a post message: {e}"))?;
+    if envelope.v != 1 {
+        return Err(format!("unknown message version {}", envelope.v));
+    }
+    let post = envelope.post;
+    check_user_id(&post.user_id).map_err(|v| v.message)?;
+    if post.contents.trim().is_empty() || post.contents.chars().count() > MAX_CONTENTS_CHARS {
+        return Err("contents empty or too long".into());
+    }
+    if snowflake::decode(post.post_id).is_none() || post.post_id == 0 {
+        return Err(format!("{} is not a post id", post.post_id));
+    }
+    Ok(post)
+}
+
+/// Retry pacing for unprocessed items and failed requests.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub first: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { first: Duration::from_millis(25), max: Duration::from_secs(1) }
+    }
+}
+
+/// Persists the messages `(message id, body)`; gives up on what is left at `deadline`.
+pub async fn drain<S: PostBatchStore>(
+    store: &S,
+    messages: &[(String, String)],
+    deadline: tokio::time::Instant,
+    backoff: Backoff,
+) -> Outcome {
+    let mut outcome = Outcome::default();
+    // One item per key: BatchWriteItem refuses a request naming a key twice.
+    let mut by_key: HashMap<(String, u64), (Post, Vec<String>)> = HashMap::new();
+    let mut order = Vec::new();
+    for (id, body) in messages {
+        match decode(body) {
+            Ok(post) => {
+                let key = (post.user_id.clone(), post.post_id);
+                match by_key.get_mut(&key) {
+                    Some((_, ids)) => ids.push(id.clone()),
+                    None => {
+                        order.push(key.clone());
+                        by_key.insert(key, (post, vec![id.clone()]));
+                    }
+                }
+            }
+            Err(reason) => outcome.failed.push(Failure { message_id: id.clone(), permanent: true, reason }),
+        }
+    }
+    let entries: Vec<(Post, Vec<String>)> = order.into_iter().filter_map(|k| by_key.remove(&k)).collect();
+    // Chunks one after another: a batch holds at most a few, and it keeps the table's load even.
+    for chunk in entries.chunks(CHUNK) {
+        let results = write_chunk(store, chunk, deadline, backoff).await;
+        for ((_, ids), result) in chunk.iter().zip(results) {
+            match result {
+                Ok(()) => outcome.persisted.extend(ids.iter().cloned()),
+                Err(reason) => outcome.failed.extend(ids.iter().map(|id| Failure {
+                    message_id: id.clone(),
+                    permanent: false,
+                    reason: reason.clone(),
+                })),
+            }
+        }
+    }
+    outcome
+}
+
+/// Writes one chunk, retrying unprocessed items and errors with jittered exponential backoff
+/// until the deadline; the result per entry, in order.
+async fn write_chunk<S: PostBatchStore>(
+    store: &S,
+    chunk: &[(Post, Vec<String>)],
+    deadline: tokio::time::Instant,
+    backoff: Backoff,
+) -> Vec<Result<(), String>> {
+    let mut results: Vec<Result<(), String>> = vec![Ok(()); chunk.len()];
+    let mut pending: Vec<usize> = (0..chunk.len()).collect();
+    let mut pause = backoff.first;
+    let mut last_error = String::from("unprocessed by the table");
+    while !pending.is_empty() {
+        let posts: Vec<Post> = pending.iter().filter_map(|i| chunk.get(*i).map(|(p, _)| p.clone())).collect();
+        match store.put_batch(&posts).await {
+            Ok(unprocessed) => {
+                pending = unprocessed.iter().filter_map(|i| pending.get(*i).copied()).collect()
+            }
+            Err(e) => last_error = e.to_string(),
+        }
+        if pending.is_empty() {
+            break;
+        }
+        let jittered = pause.mul_f64(0.5 + rand_unit());
+        if tokio::time::Instant::now() + jittered >= deadline {
+            break;
+        }
+        tokio::time::sleep(jittered).await;
+        pause = (pause * 2).min(backoff.max);
+    }
+    for i in pending {
+        if let Some(r) = results.get_mut(i) {
+            *r = Err(last_error.clone());
+        }
+    }
+    results
+}
+
+/// A number in [0, 1) from the clock's low bits: jitter needs spread, not quality.
+fn rand_unit() -> f64 {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    f64::from(nanos % 1_000) / 1_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A table that leaves every `skip`-th item unprocessed and fails every `fail`-th request.
+    #[derive(Default)]
+    struct FlakyTable {
+        items: Mutex<BTreeMap<(String, u64), Post>>,
+        calls: AtomicUsize,
+        skip: usize,
+        fail: usize,
+    }
+
+    impl PostBatchStore for FlakyTable {
+        async fn put_batch(&self, posts: &[Post]) -> Result<Vec<usize>, StoreError> {
+            assert!(posts.len() <= CHUNK);
+            let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if self.fail > 0 && call % self.fail == 0 {
+                return Err(StoreError("throttled".into()));
+            }
+            let mut unprocessed = Vec::new();
+            let mut items = self.items.lock().unwrap();
+            for (i, p) in posts.iter().enumerate() {
+                if self.skip > 0 && (call + i) % self.skip == 0 {
+                    unprocessed.push(i);
+                } else {
+                    // Idempotent: a rewrite stores the same item.
+                    items.insert((p.user_id.clone(), p.post_id), p.clone());
+                }
+            }
+            Ok(unprocessed)
+        }
+    }
+
+    const BASE: u64 = 725_617_227_714_740_224;
+
+    fn body(uid: &str, id: u64) -> String {
+        format!(
+            r#"{{"v":1,"post":{{"user_id":"{uid}","post_id":"{id}","contents":"c{id}","url":null,"scrap":null,"created_at":""}}}}"#
+        )
+    }
+
+    fn deadline(ms: u64) -> tokio::time::Instant {
+        tokio::time::Instant::now() + Duration::from_millis(ms)
+    }
+
+    const FAST: Backoff = Backoff { first: Duration::from_millis(1), max: Duration::from_millis(4) };
+
+    #[test]
+    fn malformed_messages_are_permanent() {
+        for bad in [
+            "not json",
+            "{}",
+            r#"{"v":2,"post":{}}"#,
+            &body("bad id!", BASE),
+            &body("u", 0),
+            &body("u", u64::MAX),
+            r#"{"v":1,"post":{"user_id":"u","post_id":"1","contents":"","url":null,"scrap":null,"created_at":""}}"#,
+            r#"{"v":1,"post":{"user_id":"u","post_id":"x","contents":"c","url":null,"scrap":null,"created_at":""}}"#,
+        ] {
+            assert!(decode(bad).is_err(), "{bad}");
+        }
+        assert!(decode(&"x".repeat(MAX_BODY_BYTES + 1)).is_err());
+        assert_eq!(decode(&body("u", BASE)).unwrap().post_id, BASE);
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_a_hundred_takes_four_requests() {
+        let table = FlakyTable::default();
+        let messages: Vec<(String, String)> =
+            (0..100).map(|i| (format!("m{i}"), body("u", BASE + i))).collect();
+        let out = drain(&table, &messages, deadline(5_000), FAST).await;
+        assert_eq!((out.persisted.len(), out.failed.len()), (100, 0));
+        assert_eq!(table.calls.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn duplicates_in_a_batch_are_written_once_and_share_the_outcome() {
+        let table = FlakyTable::default();
+        let messages =
+            vec![("a".into(), body("u", BASE)), ("b".into(), body("u", BASE)), ("c".into(), "junk".into())];
+        let out = drain(&table, &messages, deadline(1_000), FAST).await;
+        assert_eq!(out.persisted, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(out.failed.len(), 1);
+        assert!(out.failed[0].permanent);
+        assert_eq!(table.items.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn what_the_table_never_takes_fails_as_transient_at_the_deadline() {
+        let table = FlakyTable { skip: 1, ..FlakyTable::default() };
+        let messages = vec![("a".into(), body("u", BASE))];
+        let out = drain(&table, &messages, deadline(50), FAST).await;
+        assert_eq!(out.failed.len(), 1);
+        assert!(!out.failed[0].permanent);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Every message ends in exactly one of persisted or failed; every persisted message's
+        /// post is in the table; a failure is permanent exactly when the message is malformed.
+        #[test]
+        fn every_message_is_persisted_or_failed_exactly_once(
+            kinds in prop::collection::vec(0u8..4, 0..120),
+            skip in 0usize..5,
+            fail in 0usize..4,
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+            let table = FlakyTable { skip, fail, ..FlakyTable::default() };
+            let messages: Vec<(String, String)> = kinds
+                .iter()
+                .enumerate()
+                .map(|(i, k)| {
+                    let b = match k {
+                        0 => "garbage".to_owned(),
+                        1 => body("dup", BASE), // the same post many times
+                        _ => body("u", BASE + i as u64),
+                    };
+                    (format!("m{i}"), b)
+                })
+                .collect();
+            let out = rt.block_on(drain(&table, &messages, deadline(60), FAST));
+            let mut seen: Vec<&String> = out.persisted.iter().chain(out.failed.iter().map(|f| &f.message_id)).collect();
+            seen.sort();
+            let mut all: Vec<&String> = messages.iter().map(|(id, _)| id).collect();
+            all.sort();
+            prop_assert_eq!(seen, all);
+            let items = table.items.lock().unwrap();
+            for id in &out.persisted {
+                let (_, b) = messages.iter().find(|(m, _)| m == id).unwrap();
+                let p = decode(b).unwrap();
+                prop_assert!(items.contains_key(&(p.user_id, p.post_id)));
+            }
+            for f in &out.failed {
+                let (_, b) = messages.iter().find(|(m, _)| *m == f.message_id).unwrap();
+                prop_assert_eq!(f.permanent, decode(b).is_err());
+            }
+        }
+    }
+}
