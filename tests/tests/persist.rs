@@ -38,8 +38,10 @@ async fn accepted_posts_are_persisted_exactly_once_with_their_first_content() {
     let stored = wait_for(&store, &uid, 20).await;
     assert_eq!(stored.len(), 20, "every 201 is persisted");
     for post in &stored {
-        let answered =
-            accepted.iter().find(|a| a["post_id"] == post.post_id.to_string()).expect("only accepted posts");
+        let answered = accepted
+            .iter()
+            .find(|a| a["post_id"].as_str().and_then(|s| s.parse::<u64>().ok()) == Some(post.post_id))
+            .expect("only accepted posts");
         assert_eq!(&serde_json::to_value(post).unwrap(), answered, "stored as answered");
     }
 }
