@@ -43,9 +43,11 @@ INSTANCES = {
             "params": {}, "function_env": {}},
     # The test stack lets the scrap function fetch from loopback, where the tests serve their
     # pages (the template never sets this), and raises the per-caller scrap limit: every test
-    # request comes from 127.0.0.1, and the limiter has tests of its own against Redis.
+    # request comes from 127.0.0.1, and the limiter has tests of its own against Redis. Failed
+    # post messages come back after 2 s instead of 180 s, so dead letters show within a test.
     "test": {"port": 4599, "redis": [6390, 6391, 6392], "state": ROOT / ".local" / "test", "stack": "post-service-test",
-             "params": {"ScrapRateLimit": "1000000"}, "function_env": {"SCRAP_ALLOW_LOOPBACK": "true"}},
+             "params": {"ScrapRateLimit": "1000000", "PostsQueueVisibilitySeconds": "2"},
+             "function_env": {"SCRAP_ALLOW_LOOPBACK": "true"}},
 }
 BUCKET = "post-service-artifacts"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}

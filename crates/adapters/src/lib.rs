@@ -8,9 +8,11 @@
 //! - [`redis_shards`]: sharded Redis (preview cache, rate limiter) with timeouts and breakers.
 //! - [`posts_table`], [`posts_queue`], [`idempotency_table`]: posts in DynamoDB, the posts
 //!   queue on SQS, idempotency records in DynamoDB.
+//! - [`dead_letters`]: re-sending dead letters with a delay, and the parked-messages table.
 //! - [`redis_posts`]: the posts cache (posts and exactly ordered user lists) on those shards.
 
 pub mod aws;
+pub mod dead_letters;
 pub mod discovery;
 pub mod fetch;
 pub mod idempotency_table;
@@ -20,6 +22,7 @@ pub mod posts_table;
 pub mod redis_posts;
 pub mod redis_shards;
 
+pub use dead_letters::{DynamoParked, SqsRequeue};
 pub use fetch::{FetchConfig, SafeFetcher};
 pub use idempotency_table::DynamoIdempotency;
 pub use lease_table::DynamoLeaseStore;

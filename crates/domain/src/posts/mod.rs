@@ -5,8 +5,10 @@
 //! - [`write`]: id, preview within a budget, queue (the durability point), then cache.
 //! - [`read`]: a user's posts newest first: cache first, the table behind it, repairs.
 //! - [`drain`]: persisting queued posts in batches, idempotently.
+//! - [`dead_letter`]: retrying or parking what the drain could not persist.
 //! - [`idempotency`]: retried writes with an `Idempotency-Key` answer their first result.
 
+pub mod dead_letter;
 pub mod drain;
 pub mod idempotency;
 pub mod model;

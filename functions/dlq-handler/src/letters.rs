@@ -1,0 +1,118 @@
+//! One batch of dead letters: each is re-sent or parked; the ones that could be neither are
+//! reported failed, so SQS delivers them again (nothing is dropped).
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use domain::posts::dead_letter::{self, Action, DeadLetter, ParkedStore, Requeue};
+use lambda_runtime::{Error, LambdaEvent};
+
+pub struct Deps<Q, P> {
+    pub queue: Q,
+    pub parked: P,
+}
+
+pub async fn handle<Q: Requeue, P: ParkedStore>(
+    deps: &Deps<Q, P>,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    let now = domain::clock_text::rfc3339_ms(snowflake_now()).unwrap_or_default();
+    let mut response = SqsBatchResponse::default();
+    for record in &event.payload.records {
+        let Some(letter) = letter(record) else {
+            tracing::error!("dead letter without a message id skipped");
+            continue;
+        };
+        match dead_letter::handle(&deps.queue, &deps.parked, &letter, &now).await {
+            Ok(Action::Retry { attempt, delay_s }) => {
+                tracing::info!(message_id = %letter.original_id(), attempt, delay_s, "dead letter sent back");
+            }
+            Ok(Action::Park { reason, attempts }) => {
+                tracing::warn!(message_id = %letter.original_id(), attempts, reason, "dead letter parked");
+            }
+            Err(e) => {
+                tracing::error!(message_id = %letter.original_id(), error = %e, "dead letter neither sent back nor parked");
+                response.add_failure(letter.message_id.clone());
+            }
+        }
+    }
+    Ok(response)
+}
+
+fn letter(record: &SqsMessage) -> Option<DeadLetter> {
+    let message_id = record.message_id.clone().filter(|id| !id.is_empty())?;
+    let attributes = record
+        .message_attributes
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), v.string_value.clone()?)))
+        .collect();
+    Some(DeadLetter {
+        message_id,
+        body: record.body.clone().unwrap_or_default(),
+        attributes,
+        trace_header: record.attributes.get("AWSTraceHeader").cloned(),
+    })
+}
+
+fn snowflake_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::posts::dead_letter::DeadLetterError;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Fake {
+        sent: Mutex<Vec<(String, u32, u32)>>,
+        parked: Mutex<Vec<(String, String)>>,
+        fail: bool,
+    }
+
+    impl Requeue for Fake {
+        async fn send(&self, l: &DeadLetter, attempt: u32, delay_s: u32) -> Result<(), DeadLetterError> {
+            if self.fail {
+                return Err(DeadLetterError("queue down".into()));
+            }
+            self.sent.lock().unwrap().push((l.original_id().to_owned(), attempt, delay_s));
+            Ok(())
+        }
+    }
+
+    impl ParkedStore for Fake {
+        async fn park(&self, l: &DeadLetter, reason: &str, _: u32, _: &str) -> Result<(), DeadLetterError> {
+            if self.fail {
+                return Err(DeadLetterError("table down".into()));
+            }
+            self.parked.lock().unwrap().push((l.original_id().to_owned(), reason.to_owned()));
+            Ok(())
+        }
+    }
+
+    fn event() -> LambdaEvent<SqsEvent> {
+        let path = format!("{}/../../events/queue-drain-batch.json", env!("CARGO_MANIFEST_DIR"));
+        let payload: SqsEvent = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        LambdaEvent::new(payload, lambda_runtime::Context::default())
+    }
+
+    #[tokio::test]
+    async fn posts_go_back_and_poison_is_parked() {
+        let fake = Fake::default();
+        let deps = Deps { queue: &fake, parked: &fake };
+        let response = handle(&deps, event()).await.unwrap();
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(*fake.sent.lock().unwrap(), vec![("msg-1".to_owned(), 1, 5)]);
+        let parked = fake.parked.lock().unwrap();
+        assert_eq!(parked.len(), 1);
+        assert_eq!(parked[0].0, "poison-1");
+        assert!(parked[0].1.starts_with("permanent:"));
+    }
+
+    #[tokio::test]
+    async fn what_can_be_neither_sent_nor_parked_is_reported() {
+        let fake = Fake { fail: true, ..Fake::default() };
+        let deps = Deps { queue: &fake, parked: &fake };
+        let response = handle(&deps, event()).await.unwrap();
+        assert_eq!(response.batch_item_failures.len(), 2);
+    }
+}
