@@ -40,14 +40,16 @@ ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 INSTANCES = {
     "dev": {"port": 4566, "redis": [6380, 6381, 6382], "state": ROOT / ".local", "stack": "post-service",
-            "params": {}, "function_env": {}},
+            "params": {}, "function_env": {}, "fault_proxy": None},
     # The test stack lets the scrap function fetch from loopback, where the tests serve their
     # pages (the template never sets this), and raises the per-caller scrap limit: every test
     # request comes from 127.0.0.1, and the limiter has tests of its own against Redis. Failed
     # post messages come back after 2 s instead of 180 s, so dead letters show within a test.
+    # The functions reach DynamoDB through a fault-injecting proxy (faults off until a test
+    # turns them on: scripts/fault_proxy.py).
     "test": {"port": 4599, "redis": [6390, 6391, 6392], "state": ROOT / ".local" / "test", "stack": "post-service-test",
              "params": {"ScrapRateLimit": "1000000", "PostsQueueVisibilitySeconds": "2"},
-             "function_env": {"SCRAP_ALLOW_LOOPBACK": "true"}},
+             "function_env": {"SCRAP_ALLOW_LOOPBACK": "true"}, "fault_proxy": 4598},
 }
 BUCKET = "post-service-artifacts"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
@@ -71,7 +73,10 @@ class Instance:
         self.state = cfg["state"]
         self.stack = cfg["stack"]
         self.params = cfg["params"]
-        self.function_env = cfg["function_env"]
+        self.function_env = dict(cfg["function_env"])
+        self.fault_proxy = cfg["fault_proxy"]
+        if self.fault_proxy:
+            self.function_env["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://127.0.0.1:{self.fault_proxy}"
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.logs = self.state / "logs"
 
@@ -108,8 +113,10 @@ class Instance:
         if self.port_busy(self.port):
             die(f"port {self.port} is in use by something this script did not start; stop it first")
         exe = Path(sys.executable).parent / "ministack"
+        # Endpoint overrides in the caller's shell must not leak into the function processes.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL_")}
         env = {
-            **os.environ,
+            **inherited,
             **CREDENTIALS,
             "GATEWAY_PORT": str(self.port),
             "BIND_HOST": "127.0.0.1",
@@ -127,10 +134,6 @@ class Instance:
             # Function processes inherit the emulator's environment: local-only settings.
             **self.function_env,
         }
-        # Endpoint overrides in the caller's shell must not leak into the function processes.
-        for k in list(env):
-            if k.startswith("AWS_ENDPOINT_URL_"):
-                del env[k]
         out = open(self.logs / "ministack.log", "ab")
         proc = subprocess.Popen([str(exe)], env=env, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, cwd=self.state, start_new_session=True)
@@ -144,6 +147,32 @@ class Instance:
                 die(f"the emulator exited with {proc.returncode}; see {self.logs / 'ministack.log'}")
             time.sleep(0.2)
         die("the emulator did not answer its health check within 60 s")
+
+    def start_fault_proxy(self):
+        if not self.fault_proxy:
+            return
+        pidfile = self.state / "fault-proxy.pid"
+        if self.pid_alive(pidfile) or self.port_busy(self.fault_proxy):
+            return
+        out = open(self.logs / "fault-proxy.log", "ab")
+        proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "fault_proxy.py"), "--listen",
+                                 f"127.0.0.1:{self.fault_proxy}", "--upstream", self.endpoint],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        pidfile.write_text(str(proc.pid))
+        deadline = time.time() + 10
+        while not self.port_busy(self.fault_proxy):
+            if time.time() > deadline or proc.poll() is not None:
+                die("the DynamoDB fault proxy did not start; see its log")
+            time.sleep(0.1)
+        log(f"DynamoDB fault proxy on 127.0.0.1:{self.fault_proxy} (faults off)")
+
+    def stop_fault_proxy(self):
+        pidfile = self.state / "fault-proxy.pid"
+        pid = self.pid_alive(pidfile)
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+        pidfile.unlink(missing_ok=True)
 
     def stop_emulator(self):
         pidfile = self.state / "ministack.pid"
@@ -342,6 +371,8 @@ class Instance:
             "STACK_NAME": self.stack,
             "CACHE_NODES": ",".join(f"127.0.0.1:{p}" for p in self.redis_ports),
         }
+        if self.fault_proxy:
+            lines["FAULT_PROXY_URL"] = f"http://127.0.0.1:{self.fault_proxy}"
         body = "# Written by scripts/stack.py; `set -a; . .local/endpoints.env; set +a` to use it.\n"
         body += "".join(f"{k}={v}\n" for k, v in lines.items())
         body += "".join(f"OUTPUT_{re.sub(r'(?<!^)(?=[A-Z])', '_', k).upper()}={v}\n" for k, v in sorted(outputs.items()))
@@ -356,6 +387,7 @@ class Instance:
             self.build(names)
         self.start_redis()
         fresh = self.start_emulator()
+        self.start_fault_proxy()
         if fresh:
             log("deploying into a fresh emulator")
         outputs = self.deploy(self.package(names))
@@ -364,6 +396,7 @@ class Instance:
         print(f"\n  API_URL={api_url}\n  try: curl \"{api_url}/v1/guid?count=3\"\n", flush=True)
 
     def down(self):
+        self.stop_fault_proxy()
         self.stop_emulator()
         self.stop_redis()
         (self.state / "endpoints.env").unlink(missing_ok=True)
