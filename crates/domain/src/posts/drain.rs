@@ -106,9 +106,10 @@ pub async fn drain<S: PostBatchStore>(
         }
     }
     let entries: Vec<(Post, Vec<String>)> = order.into_iter().filter_map(|k| by_key.remove(&k)).collect();
-    // Chunks one after another: a batch holds at most a few, and it keeps the table's load even.
-    for chunk in entries.chunks(CHUNK) {
-        let results = write_chunk(store, chunk, deadline, backoff).await;
+    // The chunks of a batch (at most 4 for the 100 messages SQS delivers) are written at once.
+    let writes = entries.chunks(CHUNK).map(|chunk| write_chunk(store, chunk, deadline, backoff));
+    let results = futures_util::future::join_all(writes).await;
+    for (chunk, results) in entries.chunks(CHUNK).zip(results) {
         for ((_, ids), result) in chunk.iter().zip(results) {
             match result {
                 Ok(()) => outcome.persisted.extend(ids.iter().cloned()),
