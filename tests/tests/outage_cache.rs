@@ -4,19 +4,10 @@
 
 use adapters::DynamoPosts;
 use domain::posts::Post;
-use integration::{cache_nodes, get_json, http, post_json, redis_node, sdk, stack_output, unique};
+use integration::{cache_nodes, get_json, http, page_ids, post_json, redis_node, sdk, stack_output, unique};
 use serde_json::json;
 use snowflake::layout::{WorkerSlot, compose};
 use std::time::{SystemTime, UNIX_EPOCH};
-
-fn ids(page: &serde_json::Value) -> Vec<u64> {
-    page["posts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["post_id"].as_str().unwrap().parse().unwrap())
-        .collect()
-}
 
 #[tokio::test]
 async fn flushed_or_stopped_cache_nodes_never_fail_a_request() {
@@ -83,7 +74,7 @@ async fn flushed_or_stopped_cache_nodes_never_fail_a_request() {
     // After the node is back, reads still show the seeded posts.
     let after = get_json(&c, &format!("/v1/users/{uid}/posts?limit=100")).await.1;
     for id in seeded {
-        assert!(ids(&after).contains(&id), "{after}");
+        assert!(page_ids(&after).contains(&id), "{after}");
     }
 
     // And the cache serves again once the functions' breakers close: a new post shows in the
@@ -94,7 +85,7 @@ async fn flushed_or_stopped_cache_nodes_never_fail_a_request() {
         let (s, b, _) = post_json(&c, "/v1/posts", &json!({"user_id": probe, "contents": "back"}), &[]).await;
         assert_eq!(s, 201, "{b}");
         let page = get_json(&c, &format!("/v1/users/{probe}/posts")).await.1;
-        if ids(&page).len() == 1 {
+        if page_ids(&page).len() == 1 {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "the cache did not recover within 30 s");

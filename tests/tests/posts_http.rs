@@ -4,7 +4,8 @@
 use adapters::DynamoPosts;
 use domain::posts::Post;
 use integration::{
-    api_url, assert_error_body, cache_nodes, get_json, http, post_json, redis_node, sdk, stack_output, unique,
+    api_url, assert_error_body, cache_nodes, get_json, http, page_ids, post_json, redis_node, sdk,
+    stack_output, unique,
 };
 use serde_json::{Value, json};
 use snowflake::layout::{WorkerSlot, compose};
@@ -12,15 +13,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 fn user() -> String {
     unique("u").replace(['-'], "_")
-}
-
-fn ids(page: &Value) -> Vec<u64> {
-    page["posts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["post_id"].as_str().unwrap().parse().unwrap())
-        .collect()
 }
 
 async fn table() -> DynamoPosts {
@@ -62,7 +54,7 @@ async fn written_posts_show_in_the_next_read_newest_first() {
     let (s, page) = get_json(&c, &format!("/v1/users/{uid}/posts")).await;
     assert_eq!(s, 200, "{page}");
     written.reverse();
-    assert_eq!(ids(&page), written);
+    assert_eq!(page_ids(&page), written);
     assert_eq!(page["next_cursor"], Value::Null);
 }
 
@@ -83,7 +75,7 @@ async fn pages_follow_cursors_exactly_on_ids_differing_in_low_bits() {
         };
         let (s, page) = get_json(&c, &path).await;
         assert_eq!(s, 200, "{page}");
-        seen.extend(ids(&page));
+        seen.extend(page_ids(&page));
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
             None => break,
@@ -103,7 +95,7 @@ async fn a_missing_list_is_filled_and_missing_posts_are_repaired() {
         store.put(&seeded(&uid, *id)).await.unwrap();
     }
     let first = get_json(&c, &format!("/v1/users/{uid}/posts")).await.1;
-    assert_eq!(ids(&first).len(), 6);
+    assert_eq!(page_ids(&first).len(), 6);
     // Drop two posts and the list from the cache: the next read repairs from the table.
     let nodes = cache_nodes();
     for node in &nodes {
@@ -169,7 +161,7 @@ async fn ids_unknown_to_cache_and_table_are_dropped_from_the_list() {
         }
     }
     let page = get_json(&c, &format!("/v1/users/{uid}/posts")).await.1;
-    assert_eq!(ids(&page), vec![all[2], all[0]]);
+    assert_eq!(page_ids(&page), vec![all[2], all[0]]);
     for node in &placement_node {
         let mut r = redis_node(node).await;
         let _: () = redis::cmd("DEL").arg(format!("pl:{uid}")).query_async(&mut r).await.unwrap();
@@ -196,7 +188,7 @@ async fn idempotent_retries_answer_the_first_result() {
     assert_eq!(s3, 422, "{b3}");
     assert_error_body(&b3, "idempotency_key_reused");
     let page = get_json(&c, &format!("/v1/users/{uid}/posts")).await.1;
-    assert_eq!(ids(&page).len(), 1, "stored once");
+    assert_eq!(page_ids(&page).len(), 1, "stored once");
 }
 
 #[tokio::test]
