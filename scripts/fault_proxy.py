@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 
 KINDS = ("throttle", "error500", "slow", "unprocessed")
 PREFIX = "DynamoDB_20120810."
+# SQS's JSON protocol names its operations the same way (`AmazonSQS.SendMessage`).
+PREFIXES = (PREFIX, "AmazonSQS.")
 HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "expect"}
 ERRORS = {"throttle": (400, b"ProvisionedThroughputExceededException",
                        b"Rate of requests exceeds the allowed throughput."),
@@ -58,7 +60,7 @@ class State:
         if "only_target" in cfg:
             only = cfg["only_target"] or []
             only = only.split(",") if isinstance(only, str) else only  # list or "A,B"
-            self.only = {t.strip().removeprefix(PREFIX) for t in only if t.strip()}
+            self.only = {t.strip().split(".", 1)[-1] for t in only if t.strip()}
         if "seed" in cfg:
             self.rng.seed(cfg["seed"])
 
@@ -192,7 +194,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/_fault/"):
             return self.control(body)
         target = self.headers.get("X-Amz-Target", "")
-        op = target[len(PREFIX):] if target.startswith(PREFIX) else None
+        op = target.split(".", 1)[1] if target.startswith(PREFIXES) else None
         kind = st.pick(op)
         if kind in ERRORS:
             status, code, message = ERRORS[kind]

@@ -45,8 +45,9 @@ INSTANCES = {
     # pages (the template never sets this), and raises the per-caller scrap limit: every test
     # request comes from 127.0.0.1, and the limiter has tests of its own against Redis. Failed
     # post messages come back after 2 s instead of 180 s, so dead letters show within a test.
-    # The functions reach DynamoDB through a fault-injecting proxy (faults off until a test
-    # turns them on: scripts/fault_proxy.py).
+    # The functions reach DynamoDB and SQS through a fault-injecting proxy (faults off until a
+    # test turns them on: scripts/fault_proxy.py). Event source mappings run inside the
+    # emulator and do not pass through it.
     "test": {"port": 4599, "redis": [6390, 6391, 6392], "state": ROOT / ".local" / "test", "stack": "post-service-test",
              "params": {"ScrapRateLimit": "1000000", "PostsQueueVisibilitySeconds": "2"},
              "function_env": {"SCRAP_ALLOW_LOOPBACK": "true"}, "fault_proxy": 4598},
@@ -77,6 +78,7 @@ class Instance:
         self.fault_proxy = cfg["fault_proxy"]
         if self.fault_proxy:
             self.function_env["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://127.0.0.1:{self.fault_proxy}"
+            self.function_env["AWS_ENDPOINT_URL_SQS"] = f"http://127.0.0.1:{self.fault_proxy}"
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.logs = self.state / "logs"
 

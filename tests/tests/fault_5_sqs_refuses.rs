@@ -1,36 +1,32 @@
-//! Fault 5: SQS refuses sends during part of a stream of writes (the queue is deleted, then
-//! created again). Refused writes get 503 and appear nowhere; accepted ones are persisted once.
+//! Fault 5: SQS refuses sends during part of a stream of writes (the test stack's fault proxy,
+//! which sits between the functions and SQS, answers every SendMessage with a 500 for a while).
+//! Refused writes get 503 and appear nowhere; accepted ones are persisted exactly once.
+//! (Deleting the queue would not do: it destroys the messages already accepted, which a
+//! refusing SQS does not.)
 
 use integration::faults::{Writes, reconcile, report, when_sent, write_stream};
-use integration::{get_json, http, sdk, stack_output, unique};
+use integration::{get_json, http, unique};
 use std::sync::Arc;
 use std::time::Duration;
 
+async fn configure(proxy: &str, config: serde_json::Value) {
+    let res =
+        reqwest::Client::new().post(format!("{proxy}/_fault/config")).json(&config).send().await.unwrap();
+    assert!(res.status().is_success());
+}
+
 #[tokio::test]
 async fn sqs_refusing_sends_gives_503_and_leaves_no_trace() {
-    let sqs = aws_sdk_sqs::Client::new(&sdk().await);
-    let queue = stack_output("PostsQueueUrl").await;
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(&queue)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap();
+    let Ok(proxy) = std::env::var("FAULT_PROXY_URL") else {
+        panic!("FAULT_PROXY_URL is not set: this test needs the local test stack (make test)");
+    };
     let users: Vec<String> = (0..10).map(|i| unique(&format!("f5u{i}")).replace('-', "_")).collect();
     let writes = Arc::new(Writes::default());
     let load = tokio::spawn(write_stream(users.clone(), 200, 4, unique("f5"), Arc::clone(&writes)));
     when_sent(&writes, 50).await;
-    sqs.delete_queue().queue_url(&queue).send().await.unwrap();
+    configure(&proxy, serde_json::json!({"error500": 1.0, "throttle": 0.0, "slow": 0.0, "unprocessed": 0.0, "only_target": ["SendMessage"]})).await;
     when_sent(&writes, 120).await;
-    let name = queue.rsplit('/').next().unwrap().to_owned();
-    let mut create = sqs.create_queue().queue_name(&name);
-    for (k, v) in attributes.attributes().into_iter().flatten() {
-        if matches!(k.as_str(), "VisibilityTimeout" | "MessageRetentionPeriod" | "RedrivePolicy") {
-            create = create.attributes(k.clone(), v.clone());
-        }
-    }
-    create.send().await.unwrap();
+    configure(&proxy, serde_json::json!({"error500": 0.0, "only_target": []})).await;
     load.await.unwrap();
 
     let refused = writes.refused.lock().unwrap().clone();

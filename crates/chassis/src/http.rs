@@ -6,8 +6,9 @@
 //! (5xx) are logged with their detail, and the client gets a generic message.
 
 use lambda_http::http::{StatusCode, header};
-use lambda_http::{Body, Response};
+use lambda_http::{Body, Error, Request, Response};
 use serde::Serialize;
+use std::future::Future;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -106,6 +107,32 @@ pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Re
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
     response
+}
+
+/// Runs an HTTP handler and emits its EMF record: requests by route and status, and latency.
+/// The route is API Gateway's route key (`GET /v1/guid/{id}`), so it stays low-cardinality.
+pub async fn measured<F, Fut>(
+    function: &'static str,
+    req: Request,
+    handler: F,
+) -> Result<Response<Body>, Error>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, Error>>,
+{
+    let started = std::time::Instant::now();
+    let route = crate::request::route_key(&req);
+    let request_id = crate::request::request_id(&req).unwrap_or_default();
+    let result = handler(req).await;
+    let status = result.as_ref().map_or(500, |r| r.status().as_u16());
+    crate::metrics::Record::new(function)
+        .dimension("route", route)
+        .dimension("status", status.to_string())
+        .count("Requests", 1)
+        .millis("Latency", started.elapsed().as_secs_f64() * 1_000.0)
+        .property("request_id", request_id)
+        .emit();
+    result
 }
 
 #[cfg(test)]

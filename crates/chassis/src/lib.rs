@@ -3,6 +3,7 @@
 //! - [`config`]: typed configuration from environment variables, checked at cold start with a
 //!   message that names the variable and what is wrong with it.
 //! - [`logging`]: one JSON object per line, carrying the invocation's request id and trace id.
+//! - [`metrics`]: CloudWatch Embedded Metric Format records, one JSON line each.
 //! - [`request`]: the caller, request id, trace id, path segments and query of a request.
 //! - [`http`]: the one error body `{"code": "...", "message": "..."}` with its HTTP status, and
 //!   JSON responses.
@@ -10,6 +11,7 @@
 pub mod config;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod request;
 
 pub use config::{ConfigError, Env};

@@ -25,6 +25,14 @@ pub fn request_id(req: &Request) -> Option<String> {
     }
 }
 
+/// API Gateway's route key (`GET /v1/guid/{id}`, `$default`), or `unknown`.
+pub fn route_key(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.clone().unwrap_or_else(|| "unknown".into()),
+        _ => "unknown".to_owned(),
+    }
+}
+
 /// The invocation's X-Ray trace header, when tracing is on.
 pub fn xray_trace_id(req: &Request) -> Option<String> {
     req.lambda_context_ref().and_then(|c| c.xray_trace_id.clone()).filter(|t| !t.is_empty())

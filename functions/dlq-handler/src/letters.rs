@@ -16,6 +16,7 @@ pub async fn handle<Q: Requeue, P: ParkedStore>(
 ) -> Result<SqsBatchResponse, Error> {
     let now = domain::clock_text::rfc3339_ms(snowflake_now()).unwrap_or_default();
     let mut response = SqsBatchResponse::default();
+    let (mut retried, mut parked) = (0u64, 0u64);
     for record in &event.payload.records {
         let Some(letter) = letter(record) else {
             tracing::error!("dead letter without a message id skipped");
@@ -23,9 +24,11 @@ pub async fn handle<Q: Requeue, P: ParkedStore>(
         };
         match dead_letter::handle(&deps.queue, &deps.parked, &letter, &now).await {
             Ok(Action::Retry { attempt, delay_s }) => {
+                retried += 1;
                 tracing::info!(message_id = %letter.original_id(), attempt, delay_s, "dead letter sent back");
             }
             Ok(Action::Park { reason, attempts }) => {
+                parked += 1;
                 tracing::warn!(message_id = %letter.original_id(), attempts, reason, "dead letter parked");
             }
             Err(e) => {
@@ -34,6 +37,13 @@ pub async fn handle<Q: Requeue, P: ParkedStore>(
             }
         }
     }
+    chassis::metrics::Record::new("dlq-handler")
+        .count("DeadLetters", event.payload.records.len() as u64)
+        .count("MessagesRetried", retried)
+        .count("MessagesParked", parked)
+        .count("MessagesFailed", response.batch_item_failures.len() as u64)
+        .property("request_id", event.context.request_id.clone())
+        .emit();
     Ok(response)
 }
 

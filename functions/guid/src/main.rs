@@ -19,5 +19,5 @@ async fn main() -> Result<(), Error> {
     let holder = config.holder();
     tracing::info!(holder, table = %config.lease_table, ttl_ms = config.issuer.ttl_ms, "guid function ready");
     let issuer = IdIssuer::new(store, SystemClock, holder, config.issuer);
-    run(service_fn(|req| api::handle(&issuer, req))).await
+    run(service_fn(|req| chassis::http::measured("guid", req, |req| api::handle(&issuer, req)))).await
 }

@@ -27,5 +27,5 @@ async fn main() -> Result<(), Error> {
         repair_grace_ms: posts.repair_grace_ms,
     };
     tracing::info!("post-read ready");
-    run(service_fn(|req| api::handle(&reader, req))).await
+    run(service_fn(|req| chassis::http::measured("post-read", req, |req| api::handle(&reader, req)))).await
 }

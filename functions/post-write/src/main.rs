@@ -54,5 +54,5 @@ async fn main() -> Result<(), Error> {
         "post-write ready"
     );
     let deps = api::Deps { writer, idempotency, compat_write_enabled: write.compat_write_enabled };
-    run(service_fn(|req| api::handle(&deps, req))).await
+    run(service_fn(|req| chassis::http::measured("post-write", req, |req| api::handle(&deps, req)))).await
 }

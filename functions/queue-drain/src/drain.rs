@@ -50,6 +50,14 @@ pub async fn handle<S: PostBatchStore>(
         response.add_failure(failure.message_id.clone());
     }
     tracing::info!(persisted = outcome.persisted.len(), failed = outcome.failed.len(), "batch drained");
+    let permanent = outcome.failed.iter().filter(|f| f.permanent).count();
+    chassis::metrics::Record::new("queue-drain")
+        .count("BatchSize", event.payload.records.len() as u64)
+        .count("PostsPersisted", outcome.persisted.len() as u64)
+        .count("MessagesFailedTransient", (outcome.failed.len() - permanent) as u64)
+        .count("MessagesFailedPermanent", permanent as u64)
+        .property("request_id", event.context.request_id.clone())
+        .emit();
     Ok(response)
 }
 

@@ -26,5 +26,5 @@ async fn main() -> Result<(), Error> {
         "scrap function ready"
     );
     let deps = api::Deps { scraper, limiter };
-    run(service_fn(|req| api::handle(&deps, req))).await
+    run(service_fn(|req| chassis::http::measured("scrap", req, |req| api::handle(&deps, req)))).await
 }
