@@ -30,6 +30,12 @@ impl Default for Timeouts {
     }
 }
 
+/// An SDK error with its whole cause chain (the bare `Display` says only "service error").
+/// The SDK crates share this formatter; any of them serves every service's errors.
+pub fn error_text<E: std::error::Error>(e: E) -> String {
+    aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()
+}
+
 /// Loads the configuration from the environment, once per cold start.
 pub async fn load(timeouts: Timeouts) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())

@@ -13,13 +13,13 @@ use std::collections::HashMap;
 fn sqs_err<E: std::error::Error + 'static, R: std::fmt::Debug>(
     e: aws_sdk_sqs::error::SdkError<E, R>,
 ) -> DeadLetterError {
-    DeadLetterError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+    DeadLetterError(crate::aws::error_text(e))
 }
 
 fn ddb_err<E: std::error::Error + 'static, R: std::fmt::Debug>(
     e: aws_sdk_dynamodb::error::SdkError<E, R>,
 ) -> DeadLetterError {
-    DeadLetterError(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+    DeadLetterError(crate::aws::error_text(e))
 }
 
 fn attr(data_type: &str, value: impl Into<String>) -> Result<MessageAttributeValue, DeadLetterError> {

@@ -28,7 +28,6 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_elasticache::Client;
-use aws_sdk_elasticache::error::DisplayErrorContext;
 use aws_sdk_elasticache::types::{CacheCluster, Endpoint, ReplicationGroup};
 use std::future::Future;
 use std::sync::Arc;
@@ -261,7 +260,7 @@ impl Discovery {
 }
 
 fn api_error<E: std::error::Error>(operation: &'static str, e: E) -> DiscoveryError {
-    DiscoveryError::Api { operation, detail: DisplayErrorContext(e).to_string() }
+    DiscoveryError::Api { operation, detail: crate::aws::error_text(e) }
 }
 
 impl Discover for Discovery {

@@ -25,7 +25,7 @@ impl DynamoIdempotency {
 fn err<E: std::error::Error + 'static, R: std::fmt::Debug>(
     e: aws_sdk_dynamodb::error::SdkError<E, R>,
 ) -> StoreError {
-    StoreError(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+    StoreError(crate::aws::error_text(e))
 }
 
 fn n(v: u64) -> AttributeValue {

@@ -158,6 +158,5 @@ fn is_condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
 }
 
 fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(e: SdkError<E, R>) -> LeaseError {
-    // DisplayErrorContext prints the whole cause chain (the bare Display says only "service error").
-    LeaseError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+    LeaseError::Unavailable(crate::aws::error_text(e))
 }

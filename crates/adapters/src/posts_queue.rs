@@ -55,7 +55,7 @@ impl PostQueue for SqsPosts {
                 .map_err(|e| QueueError(e.to_string()))?;
             send = send.message_system_attributes(MessageSystemAttributeNameForSends::AwsTraceHeader, attr);
         }
-        send.send().await.map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+        send.send().await.map_err(|e| QueueError(crate::aws::error_text(e)))?;
         Ok(())
     }
 }

@@ -166,7 +166,7 @@ impl PostBatchStore for DynamoPosts {
 fn err<E: std::error::Error + 'static, R: std::fmt::Debug>(
     e: aws_sdk_dynamodb::error::SdkError<E, R>,
 ) -> StoreError {
-    StoreError(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+    StoreError(crate::aws::error_text(e))
 }
 
 fn number(item: &Item, name: &str) -> Option<u64> {

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy)]
 pub struct RedisConfig {
@@ -255,7 +255,8 @@ impl RedisShards {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    use snowflake::Clock;
+    snowflake::SystemClock.now_ms()
 }
 
 fn px(ttl: Duration) -> u64 {

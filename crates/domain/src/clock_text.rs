@@ -1,4 +1,11 @@
-//! Timestamps as text: RFC 3339, UTC, millisecond precision (`2026-11-24T07:43:48.123Z`).
+//! The wall clock, and timestamps as text: RFC 3339, UTC, millisecond precision
+//! (`2026-11-24T07:43:48.123Z`).
+
+/// Now, in Unix milliseconds (the wall clock ids are made from).
+pub fn now_unix_ms() -> u64 {
+    use snowflake::Clock;
+    snowflake::SystemClock.now_ms()
+}
 
 /// RFC 3339 of a Unix millisecond; `None` outside the representable range.
 pub fn rfc3339_ms(unix_ms: u64) -> Option<String> {

@@ -14,7 +14,7 @@ pub async fn handle<Q: Requeue, P: ParkedStore>(
     deps: &Deps<Q, P>,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
-    let now = domain::clock_text::rfc3339_ms(snowflake_now()).unwrap_or_default();
+    let now = domain::clock_text::rfc3339_ms(domain::clock_text::now_unix_ms()).unwrap_or_default();
     let mut response = SqsBatchResponse::default();
     let (mut retried, mut parked) = (0u64, 0u64);
     for record in &event.payload.records {
@@ -60,10 +60,6 @@ fn letter(record: &SqsMessage) -> Option<DeadLetter> {
         attributes,
         trace_header: record.attributes.get("AWSTraceHeader").cloned(),
     })
-}
-
-fn snowflake_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

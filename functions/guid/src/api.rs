@@ -59,7 +59,7 @@ async fn route<S: LeaseStore, C: Clock + Send + Sync>(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let path = req.uri().path();
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let segments = chassis::request::segments(req);
     let get = |method: &Method| -> Result<(), ApiError> {
         if method == Method::GET { Ok(()) } else { Err(ApiError::method_not_allowed(method.as_str(), path)) }
     };

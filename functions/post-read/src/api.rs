@@ -80,9 +80,7 @@ async fn read<C: PostCache, S: PostStore>(
     cursor: Option<u64>,
     limit: usize,
 ) -> Result<Page, ApiError> {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
+    let now_ms = domain::clock_text::now_unix_ms();
     reader.page(uid, cursor, limit, now_ms).await.map_err(|e| {
         ApiError::unavailable("table_unavailable", "posts cannot be read now; retry shortly", e)
             .with_retry_after(1)

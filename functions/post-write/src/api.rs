@@ -90,7 +90,7 @@ async fn create<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQu
         return Ok(json_response(StatusCode::CREATED, &post));
     };
     let key = idempotency::hash(&["POST /v1/posts", &new.user_id, &key]);
-    let now_ms = now_ms();
+    let now_ms = domain::clock_text::now_unix_ms();
     let decision = idempotency::decide(&deps.idempotency, &key, &request_hash, now_ms, IN_PROGRESS_MS)
         .await
         .map_err(|e| ApiError::unavailable("idempotency_unavailable", "retry shortly", e))?;
@@ -177,10 +177,6 @@ fn trace(req: &Request) -> Trace {
         correlation_id: chassis::request::request_id(req),
         xray_trace_id: chassis::request::xray_trace_id(req),
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 fn write_error(e: WriteError) -> ApiError {

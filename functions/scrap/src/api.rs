@@ -86,9 +86,7 @@ fn compat_body(p: &Preview) -> Compat<'_> {
 }
 
 async fn rate_limit<L: RateLimiter>(limiter: &L, caller: &str) -> Result<(), ApiError> {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
+    let now_ms = domain::clock_text::now_unix_ms();
     match limiter.hit(caller, now_ms).await {
         Ok(RateDecision::Allowed) => Ok(()),
         Ok(RateDecision::Limited { retry_after_s }) => Err(ApiError::new(
