@@ -137,6 +137,8 @@ async fn reads_go_to_the_replica_and_writes_to_the_primary() {
             "no",
         ])
         .args(["--replicaof", host, port])
+        // A replica writes the primary's snapshot to its dir on sync: keep it out of the checkout.
+        .args(["--dir", &std::env::temp_dir().to_string_lossy()])
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("redis-server");
