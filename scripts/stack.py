@@ -49,7 +49,7 @@ INSTANCES = {
     # test turns them on: scripts/fault_proxy.py). Event source mappings run inside the
     # emulator and do not pass through it.
     "test": {"port": 4599, "redis": [6390, 6391, 6392], "state": ROOT / ".local" / "test", "stack": "post-service-test",
-             "params": {"ScrapRateLimit": "1000000", "PostsQueueVisibilitySeconds": "2"},
+             "params": {"ScrapRateLimit": "1000000", "PostsQueueVisibilitySeconds": "2", "CompatWriteEnabled": "true"},
              "function_env": {"SCRAP_ALLOW_LOOPBACK": "true"}, "fault_proxy": 4598},
 }
 BUCKET = "post-service-artifacts"
@@ -129,6 +129,8 @@ class Instance:
             "LOG_LEVEL": "INFO",
             # The IoT broker would listen on 0.0.0.0:8883; nothing here uses it.
             "IOT_MTLS_PORT": "0",
+            # Cognito's signing keys live here; per instance, so dev and test never share them.
+            "STATE_DIR": str(self.state / "emulator-state"),
             # The emulator answers every ElastiCache endpoint with this address: point it at a
             # real node, so discovery through its API yields a usable node.
             "REDIS_HOST": "127.0.0.1",
@@ -395,7 +397,11 @@ class Instance:
         outputs = self.deploy(self.package(names))
         api_url = self.write_endpoints(outputs)
         log(f"endpoints written to {self.state / 'endpoints.env'}")
-        print(f"\n  API_URL={api_url}\n  try: curl \"{api_url}/v1/guid?count=3\"\n", flush=True)
+        inst = "" if self.name == "dev" else f" --instance {self.name}"
+        print(f"\n  API_URL={api_url}\n  try: curl \"{api_url}/v1/guid?count=3\"\n"
+              f"  a token for writes: TOKEN=$(.venv/bin/python scripts/token.py alice{inst})\n"
+              f"  then: curl -H \"Authorization: Bearer $TOKEN\" -d '{{\"contents\":\"hello\"}}' \"{api_url}/v1/posts\"\n",
+              flush=True)
 
     def down(self):
         self.stop_fault_proxy()

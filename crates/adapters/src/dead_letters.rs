@@ -53,8 +53,9 @@ impl Requeue for SqsRequeue {
             .delay_seconds(i32::try_from(delay_s).unwrap_or(900))
             .message_attributes("attempt", attr("Number", attempt.to_string())?)
             .message_attributes("original_message_id", attr("String", letter.original_id())?);
-        if let Some(c) = letter.attributes.get("correlation_id") {
-            send = send.message_attributes("correlation_id", attr("String", c)?);
+        if !letter.trace_id().is_empty() {
+            send =
+                send.message_attributes(domain::posts::TRACE_ATTRIBUTE, attr("String", letter.trace_id())?);
         }
         if let Some(t) = &letter.trace_header {
             let v = MessageSystemAttributeValue::builder()

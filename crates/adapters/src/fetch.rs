@@ -172,9 +172,16 @@ impl SafeFetcher {
 
 impl Fetcher for SafeFetcher {
     async fn fetch(&self, url: &Url) -> Result<Fetched, FetchError> {
-        tokio::time::timeout(self.config.total_timeout, self.follow(url))
+        let result = tokio::time::timeout(self.config.total_timeout, self.follow(url))
             .await
-            .map_err(|_| FetchError::Timeout)?
+            .map_err(|_| FetchError::Timeout)
+            .and_then(|r| r);
+        chassis::metrics::count(
+            if result.is_ok() { "PreviewFetches" } else { "PreviewFetchFailures" },
+            &[],
+            1,
+        );
+        result
     }
 }
 

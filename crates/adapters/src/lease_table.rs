@@ -107,6 +107,30 @@ impl DynamoLeaseStore {
 
 impl LeaseStore for DynamoLeaseStore {
     async fn acquire(&self, holder: &str, now_ms: u64, expires_at_ms: u64) -> Result<Lease, LeaseError> {
+        let result = self.acquire_slot(holder, now_ms, expires_at_ms).await;
+        let metric = match &result {
+            Ok(_) => "LeaseAcquisitions",
+            Err(LeaseError::AllTaken(_)) => "LeaseRefusals",
+            Err(_) => "LeaseErrors",
+        };
+        chassis::metrics::count(metric, &[], 1);
+        result
+    }
+
+    async fn renew(&self, lease: &Lease, expires_at_ms: u64) -> Result<Lease, LeaseError> {
+        let result = self.renew_slot(lease, expires_at_ms).await;
+        let metric = match &result {
+            Ok(_) => "LeaseRenewals",
+            Err(LeaseError::Lost(_)) => "LeasesLost",
+            Err(_) => "LeaseErrors",
+        };
+        chassis::metrics::count(metric, &[], 1);
+        result
+    }
+}
+
+impl DynamoLeaseStore {
+    async fn acquire_slot(&self, holder: &str, now_ms: u64, expires_at_ms: u64) -> Result<Lease, LeaseError> {
         for _ in 0..ACQUIRE_ROUNDS {
             let live = self.live_slots(now_ms).await?;
             let mut free: Vec<WorkerSlot> =
@@ -124,7 +148,7 @@ impl LeaseStore for DynamoLeaseStore {
         Err(LeaseError::Unavailable("every free worker slot tried was taken first".into()))
     }
 
-    async fn renew(&self, lease: &Lease, expires_at_ms: u64) -> Result<Lease, LeaseError> {
+    async fn renew_slot(&self, lease: &Lease, expires_at_ms: u64) -> Result<Lease, LeaseError> {
         let result = self
             .client
             .update_item()

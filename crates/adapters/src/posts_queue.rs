@@ -1,12 +1,12 @@
-//! The posts queue on SQS. Body: `{"v": 1, "post": {...}}`; message attribute `correlation_id`
-//! (the API request id) and, when the request was traced, the system attribute
+//! The posts queue on SQS. Body: `{"v": 1, "post": {...}}`; message attribute `trace_id` (see
+//! [`domain::posts::Trace`]) and, when the request was traced by X-Ray, the system attribute
 //! `AWSTraceHeader`, so the drain's logs continue the request's trace.
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{
     MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
 };
-use domain::posts::{Post, PostQueue, QueueError, Trace};
+use domain::posts::{Post, PostQueue, QueueError, TRACE_ATTRIBUTE, Trace};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -39,13 +39,13 @@ pub fn body(post: &Post) -> Result<String, QueueError> {
 impl PostQueue for SqsPosts {
     async fn send(&self, post: &Post, trace: &Trace) -> Result<(), QueueError> {
         let mut send = self.client.send_message().queue_url(&self.queue_url).message_body(body(post)?);
-        if let Some(id) = &trace.correlation_id {
+        if !trace.trace_id.is_empty() {
             let attr = MessageAttributeValue::builder()
                 .data_type("String")
-                .string_value(id)
+                .string_value(&trace.trace_id)
                 .build()
                 .map_err(|e| QueueError(e.to_string()))?;
-            send = send.message_attributes("correlation_id", attr);
+            send = send.message_attributes(TRACE_ATTRIBUTE, attr);
         }
         if let Some(xray) = &trace.xray_trace_id {
             let attr = MessageSystemAttributeValue::builder()
@@ -55,7 +55,15 @@ impl PostQueue for SqsPosts {
                 .map_err(|e| QueueError(e.to_string()))?;
             send = send.message_system_attributes(MessageSystemAttributeNameForSends::AwsTraceHeader, attr);
         }
-        send.send().await.map_err(|e| QueueError(crate::aws::error_text(e)))?;
-        Ok(())
+        match send.send().await {
+            Ok(_) => {
+                chassis::metrics::count("QueueSends", &[], 1);
+                Ok(())
+            }
+            Err(e) => {
+                chassis::metrics::count("QueueSendFailures", &[], 1);
+                Err(QueueError(crate::aws::error_text(e)))
+            }
+        }
     }
 }

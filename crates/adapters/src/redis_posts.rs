@@ -114,7 +114,7 @@ impl PostCache for RedisPosts {
         let mut eval = redis::cmd("EVAL_RO");
         eval.arg(PAGE).arg(1).arg(&key).arg(&max).arg(limit).arg(LIST_SENTINEL);
         let reply: Option<(i64, Vec<String>)> =
-            self.shards.exec_read(&key, |mut c| async move { eval.query_async(&mut c).await }).await?;
+            self.shards.lookup(&key, |mut c| async move { eval.query_async(&mut c).await }).await?;
         Ok(reply.map(|(card, members)| ListPage {
             ids: members.iter().filter_map(|m| parse_member(m)).collect(),
             full: usize::try_from(card - 1).unwrap_or(0) >= self.config.list_max,
@@ -195,11 +195,13 @@ impl PostCache for RedisPosts {
                     |mut c| async move { redis::cmd("MGET").arg(&keys).query_async(&mut c).await },
                 )
                 .await;
-            (entries, values)
+            (node, entries, values)
         });
-        for (entries, values) in futures_util::future::join_all(calls).await {
+        for (node, entries, values) in futures_util::future::join_all(calls).await {
             match values {
                 Ok(values) => {
+                    let hits = values.iter().filter(|v| v.is_some()).count() as u64;
+                    crate::redis_shards::count_lookups(&node, hits, values.len() as u64 - hits);
                     for ((i, key), value) in entries.into_iter().zip(values) {
                         let lookup = match value.map(|v| serde_json::from_str::<Post>(&v)) {
                             Some(Ok(p)) => Lookup::Hit(p),

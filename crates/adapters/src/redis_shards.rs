@@ -171,6 +171,20 @@ impl RedisShards {
         self.exec_on(addr, op).await
     }
 
+    /// Runs a read-only `op` whose answer is `None` when the key is absent, and counts the
+    /// answer as a hit or a miss of the node that gave it.
+    pub async fn lookup<T, F, Fut>(&self, placement: &str, op: F) -> Result<Option<T>, CacheError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<Option<T>>>,
+    {
+        let topology = self.topology().await;
+        let addr = topology.read_node_for(placement).ok_or_else(|| CacheError("no cache nodes".into()))?;
+        let found = self.exec_on(addr, op).await?;
+        count_lookups(addr, u64::from(found.is_some()), u64::from(found.is_none()));
+        Ok(found)
+    }
+
     fn node(&self, addr: &str) -> Result<Arc<Node>, CacheError> {
         let mut nodes = self.nodes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(node) = nodes.get(addr) {
@@ -200,6 +214,7 @@ impl RedisShards {
         let node = node.as_ref();
         let now = now_ms();
         if node.open_until_ms.load(Ordering::Relaxed) > now {
+            chassis::metrics::count("CacheErrors", &[("node", addr)], 1);
             return Err(CacheError(format!("node {addr} is cooling down")));
         }
         let result = match self.connection(node).await {
@@ -216,6 +231,7 @@ impl RedisShards {
                 Ok(v)
             }
             Err(e) => {
+                chassis::metrics::count("CacheErrors", &[("node", addr)], 1);
                 let failures = node.failures.fetch_add(1, Ordering::Relaxed) + 1;
                 if failures >= self.config.failures_to_trip {
                     let until = now + self.config.cooldown.as_millis() as u64;
@@ -254,6 +270,12 @@ impl RedisShards {
     }
 }
 
+/// Counts cache hits and misses of the node `addr` (EMF, dimension `node`).
+pub fn count_lookups(addr: &str, hits: u64, misses: u64) {
+    chassis::metrics::count("CacheHits", &[("node", addr)], hits);
+    chassis::metrics::count("CacheMisses", &[("node", addr)], misses);
+}
+
 fn now_ms() -> u64 {
     use snowflake::Clock;
     snowflake::SystemClock.now_ms()
@@ -269,7 +291,15 @@ impl PreviewCache for RedisShards {
         if self.is_empty() {
             return Ok(None);
         }
-        self.exec_read(key, |mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await }).await
+        let found: Option<String> = self
+            .lookup(key, |mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await })
+            .await?;
+        chassis::metrics::count(
+            if found.is_some() { "PreviewCacheHits" } else { "PreviewCacheMisses" },
+            &[],
+            1,
+        );
+        Ok(found)
     }
 
     async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError> {

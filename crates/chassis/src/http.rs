@@ -41,6 +41,17 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    /// 401: the request has no verified caller. API Gateway's JWT authorizer refuses such
+    /// requests first; this is the function's own check, in case a route lost its authorizer.
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "sign in: send Authorization: Bearer <token>")
+    }
+
+    /// 403: the caller is known and may not do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
     /// 404 for a route this API does not have.
     pub fn route_not_found(method: &str, path: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", format!("no route for {method} {path}"))
@@ -109,8 +120,13 @@ pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Re
     response
 }
 
-/// Runs an HTTP handler and emits its EMF record: requests by route and status, and latency.
-/// The route is API Gateway's route key (`GET /v1/guid/{id}`), so it stays low-cardinality.
+/// Runs an HTTP handler the way every function does:
+/// - inside a span carrying the invocation's `requestId` and the request's `trace_id`
+///   ([`crate::request::trace_id`]), so every log line of the request names both;
+/// - answering with an `X-Trace-Id` header, so a client can quote it;
+/// - then emitting its EMF records: requests by route and status, latency, and whatever the
+///   adapters counted meanwhile ([`crate::metrics::count`]). The route is API Gateway's route
+///   key (`GET /v1/guid/{id}`), so it stays low-cardinality.
 pub async fn measured<F, Fut>(
     function: &'static str,
     req: Request,
@@ -120,18 +136,26 @@ where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>, Error>>,
 {
+    use lambda_http::RequestExt;
+    use tracing::Instrument;
     let started = std::time::Instant::now();
     let route = crate::request::route_key(&req);
-    let request_id = crate::request::request_id(&req).unwrap_or_default();
-    let result = handler(req).await;
+    let trace_id = crate::request::trace_id(&req);
+    let invocation = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+    let span = tracing::info_span!("request", requestId = %invocation, trace_id = %trace_id);
+    let mut result = handler(req).instrument(span).await;
     let status = result.as_ref().map_or(500, |r| r.status().as_u16());
+    if let (Ok(response), Ok(value)) = (result.as_mut(), header::HeaderValue::from_str(&trace_id)) {
+        response.headers_mut().insert("x-trace-id", value);
+    }
     crate::metrics::Record::new(function)
         .dimension("route", route)
         .dimension("status", status.to_string())
         .count("Requests", 1)
         .millis("Latency", started.elapsed().as_secs_f64() * 1_000.0)
-        .property("request_id", request_id)
+        .property("trace_id", trace_id.as_str())
         .emit();
+    crate::metrics::flush(function, &trace_id);
     result
 }
 
@@ -160,6 +184,27 @@ mod tests {
             .with_retry_after(42)
             .into_response();
         assert_eq!(r.headers()[header::RETRY_AFTER], "42");
+    }
+
+    #[tokio::test]
+    #[allow(clippy::await_holding_lock)] // held on purpose: no other test may flush meanwhile
+    async fn measured_answers_with_the_trace_id() {
+        let _tally =
+            crate::metrics::TALLY_TEST_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let mut req = Request::new(Body::Empty);
+        req.headers_mut().insert("traceparent", format!("00-{id}-00f067aa0ba902b7-01").parse().unwrap());
+        let r = measured("guid", req, |_| async { Ok(json_response(StatusCode::OK, &1)) }).await.unwrap();
+        assert_eq!(r.headers()["x-trace-id"], id);
+        let r = measured("guid", Request::new(Body::Empty), |_| async {
+            Ok(ApiError::forbidden("not yours").into_response())
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            (r.status(), r.headers()["x-trace-id"].to_str().unwrap()),
+            (StatusCode::FORBIDDEN, "unknown")
+        );
     }
 
     #[test]

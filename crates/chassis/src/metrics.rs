@@ -12,6 +12,8 @@
 //! JSON object is not read as EMF.
 
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub const NAMESPACE: &str = "PostService";
@@ -104,8 +106,51 @@ impl Record {
 
     /// Prints the record as one line on stdout (CloudWatch Logs parses it).
     pub fn emit(&self) {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        println!("{}", self.to_json(now));
+        println!("{}", self.to_json(now_ms()));
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Counts made deep in the adapters (a cache hit on one node, a queue send), summed per
+/// dimension set until the invocation ends and [`flush`] writes them as EMF records: one line
+/// per node per invocation rather than one per call. A Lambda instance runs one invocation at a
+/// time, so a flush holds exactly that invocation's counts (plus any made between invocations).
+type Dimensions = Vec<(&'static str, String)>;
+static TALLY: Mutex<BTreeMap<Dimensions, BTreeMap<&'static str, u64>>> = Mutex::new(BTreeMap::new());
+
+/// Tests that count or flush hold this, as the tally is shared by the whole test binary.
+#[cfg(test)]
+pub(crate) static TALLY_TEST_LOCK: Mutex<()> = Mutex::new(());
+
+/// Adds `n` to `metric` under the extra `dimensions` (low cardinality: a node address).
+pub fn count(metric: &'static str, dimensions: &[(&'static str, &str)], n: u64) {
+    if n == 0 {
+        return;
+    }
+    let key: Dimensions = dimensions.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+    let mut tally = TALLY.lock().unwrap_or_else(PoisonError::into_inner);
+    *tally.entry(key).or_default().entry(metric).or_default() += n;
+}
+
+/// The records of everything counted since the last flush, emptying the tally.
+pub fn take(function: &str) -> Vec<Record> {
+    let tally = std::mem::take(&mut *TALLY.lock().unwrap_or_else(PoisonError::into_inner));
+    tally
+        .into_iter()
+        .map(|(dimensions, metrics)| {
+            let record = dimensions.into_iter().fold(Record::new(function), |r, (k, v)| r.dimension(k, v));
+            metrics.into_iter().fold(record, |r, (name, n)| r.count(name, n))
+        })
+        .collect()
+}
+
+/// Writes what was counted since the last flush, each record carrying `trace_id`.
+pub fn flush(function: &str, trace_id: &str) {
+    for record in take(function) {
+        record.property("trace_id", trace_id).emit();
     }
 }
 
@@ -133,6 +178,33 @@ mod tests {
                 "Requests": 1.0, "Latency": 1.5, "request_id": "abc"
             })
         );
+    }
+
+    #[test]
+    fn counts_are_summed_per_dimension_set_and_taken_once() {
+        let _tally = TALLY_TEST_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+        count("CacheHits", &[("node", "10.0.0.1:6379")], 2);
+        count("CacheHits", &[("node", "10.0.0.1:6379")], 3);
+        count("CacheMisses", &[("node", "10.0.0.1:6379")], 1);
+        count("CacheHits", &[("node", "10.0.0.2:6379")], 1);
+        count("QueueSends", &[], 1);
+        count("QueueSendFailures", &[], 0);
+        let records: Vec<Value> = take("post-read").iter().map(|r| r.to_json(7)).collect();
+        assert_eq!(records.len(), 3, "{records:?}");
+        assert_eq!(records[0]["QueueSends"], 1.0);
+        assert!(records[0].get("QueueSendFailures").is_none());
+        assert_eq!(records[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["function"]]));
+        let first = &records[1];
+        assert_eq!(
+            (first["node"].as_str(), &first["CacheHits"], &first["CacheMisses"]),
+            (Some("10.0.0.1:6379"), &json!(5.0), &json!(1.0))
+        );
+        assert_eq!(
+            first["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["function"], ["function", "node"]])
+        );
+        assert_eq!(records[2]["CacheHits"], 1.0);
+        assert!(take("post-read").is_empty());
     }
 
     #[test]

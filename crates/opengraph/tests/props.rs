@@ -49,16 +49,22 @@ fn fragment() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Cases per fuzz target: `FUZZ_CASES` (what `make fuzz` raises), else 512.
+fn fuzz_config() -> ProptestConfig {
+    let cases = std::env::var("FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512);
+    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(fuzz_config())]
 
     #[test]
-    fn never_panics_on_bytes(body in proptest::collection::vec(any::<u8>(), 0..2048), ct in content_type()) {
+    fn fuzz_extract_bytes(body in proptest::collection::vec(any::<u8>(), 0..2048), ct in content_type()) {
         let _ = extract(&body, &base(), ct.as_deref());
     }
 
     #[test]
-    fn never_panics_on_html_ish(parts in proptest::collection::vec(fragment(), 0..24), ct in content_type()) {
+    fn fuzz_extract_html_ish(parts in proptest::collection::vec(fragment(), 0..24), ct in content_type()) {
         let html = parts.concat();
         let p = extract(html.as_bytes(), &base(), ct.as_deref());
         // Whatever the page says, URLs in a preview are absolute http(s).
@@ -68,7 +74,7 @@ proptest! {
     }
 
     #[test]
-    fn never_panics_on_dates(s in "[0-9T:+\\-Z. ]{0,40}") {
+    fn fuzz_extract_dates(s in "[0-9T:+\\-Z. ]{0,40}") {
         let html = format!("<meta property=\"article:published_time\" content=\"{s}\">");
         let _ = extract(html.as_bytes(), &base(), Some("text/html"));
     }

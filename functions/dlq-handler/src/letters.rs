@@ -4,6 +4,7 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use domain::posts::dead_letter::{self, Action, DeadLetter, ParkedStore, Requeue};
 use lambda_runtime::{Error, LambdaEvent};
+use tracing::Instrument;
 
 pub struct Deps<Q, P> {
     pub queue: Q,
@@ -22,20 +23,28 @@ pub async fn handle<Q: Requeue, P: ParkedStore>(
             tracing::error!("dead letter without a message id skipped");
             continue;
         };
-        match dead_letter::handle(&deps.queue, &deps.parked, &letter, &now).await {
+        let span = tracing::info_span!(
+            "letter",
+            requestId = %event.context.request_id,
+            trace_id = letter.trace_id(),
+            message_id = %letter.original_id(),
+        );
+        let outcome =
+            dead_letter::handle(&deps.queue, &deps.parked, &letter, &now).instrument(span.clone()).await;
+        span.in_scope(|| match outcome {
             Ok(Action::Retry { attempt, delay_s }) => {
                 retried += 1;
-                tracing::info!(message_id = %letter.original_id(), attempt, delay_s, "dead letter sent back");
+                tracing::info!(attempt, delay_s, "dead letter sent back");
             }
             Ok(Action::Park { reason, attempts }) => {
                 parked += 1;
-                tracing::warn!(message_id = %letter.original_id(), attempts, reason, "dead letter parked");
+                tracing::warn!(attempts, reason, "dead letter parked");
             }
             Err(e) => {
-                tracing::error!(message_id = %letter.original_id(), error = %e, "dead letter neither sent back nor parked");
+                tracing::error!(error = %e, "dead letter neither sent back nor parked");
                 response.add_failure(letter.message_id.clone());
             }
-        }
+        });
     }
     chassis::metrics::Record::new("dlq-handler")
         .count("DeadLetters", event.payload.records.len() as u64)
@@ -44,6 +53,7 @@ pub async fn handle<Q: Requeue, P: ParkedStore>(
         .count("MessagesFailed", response.batch_item_failures.len() as u64)
         .property("request_id", event.context.request_id.clone())
         .emit();
+    chassis::metrics::flush("dlq-handler", &event.context.request_id);
     Ok(response)
 }
 

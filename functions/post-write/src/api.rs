@@ -2,12 +2,18 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `POST /v1/posts` `{"user_id", "contents", "url"?}` | `201` the stored post `{"user_id", "post_id", "contents", "url", "scrap", "created_at"}` |
+//! | `POST /v1/posts` `{"contents", "url"?, "user_id"?}` | `201` the stored post `{"user_id", "post_id", "contents", "url", "scrap", "created_at"}` |
 //! | `GET /api/v1/write_post/{uid}?contents=&url=` | the reference's shape `{"user_id", "post_id", "contents", "url", "scrap"}` |
 //!
+//! Both need a signed-in caller: API Gateway's JWT authorizer verifies the bearer token and
+//! hands over its claims, and the post's author is the token's `sub`, never the body. A body
+//! (or a compat path) naming another user is refused with 403; a request without verified
+//! claims (a route that lost its authorizer) with 401.
+//!
 //! The reference wrote with GET and the content in the query string; the route exists so its
-//! clients move over unchanged (a strangler migration), and `COMPAT_WRITE_ENABLED=false` turns
-//! it off once they have. An `Idempotency-Key` header on `POST /v1/posts` makes retries safe.
+//! clients move over unchanged (a strangler migration). It is off unless
+//! `COMPAT_WRITE_ENABLED=true`. An `Idempotency-Key` header on `POST /v1/posts` makes retries
+//! safe.
 
 use chassis::{ApiError, json_response};
 use domain::IssueError;
@@ -80,9 +86,12 @@ async fn create<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQu
         return Err(shape(&"got another JSON type"));
     }
     let input: PostInput = serde_json::from_value(value).map_err(|e| shape(&e))?;
-    let request_hash =
-        idempotency::hash(&[&input.user_id, &input.contents, input.url.as_deref().unwrap_or("")]);
-    let new = input.validate().map_err(|v| ApiError::bad_request(v.code, v.message))?;
+    let author = author(req)?;
+    if input.names_other_user(author) {
+        return Err(not_yours());
+    }
+    let request_hash = idempotency::hash(&[author, &input.contents, input.url.as_deref().unwrap_or("")]);
+    let new = input.validate(author).map_err(|v| ApiError::bad_request(v.code, v.message))?;
     let trace = trace(req);
 
     let Some(key) = idempotency_key(req)? else {
@@ -141,12 +150,16 @@ async fn compat_write<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: 
             "the write-by-GET route is switched off",
         ));
     }
+    let author = author(req)?;
     let input = PostInput {
-        user_id: uid.to_owned(),
+        user_id: Some(uid.to_owned()),
         contents: chassis::request::query(req, "contents").unwrap_or_default().to_owned(),
         url: chassis::request::query(req, "url").map(str::to_owned),
     };
-    let new = input.validate().map_err(|v| ApiError::bad_request(v.code, v.message))?;
+    if input.names_other_user(author) {
+        return Err(not_yours());
+    }
+    let new = input.validate(author).map_err(|v| ApiError::bad_request(v.code, v.message))?;
     let post = deps.writer.write(new, &trace(req)).await.map_err(write_error)?;
     Ok(json_response(StatusCode::OK, &post.as_reference()))
 }
@@ -172,11 +185,17 @@ fn replay(status: u16, body: String) -> Response<Body> {
     response
 }
 
+/// The signed-in caller, who writes the post.
+fn author(req: &Request) -> Result<&str, ApiError> {
+    chassis::request::subject(req).ok_or_else(ApiError::unauthorized)
+}
+
+fn not_yours() -> ApiError {
+    ApiError::forbidden("posts are written as the signed-in user; user_id names someone else")
+}
+
 fn trace(req: &Request) -> Trace {
-    Trace {
-        correlation_id: chassis::request::request_id(req),
-        xray_trace_id: chassis::request::xray_trace_id(req),
-    }
+    Trace { trace_id: chassis::request::trace_id(req), xray_trace_id: chassis::request::xray_trace_id(req) }
 }
 
 fn write_error(e: WriteError) -> ApiError {
@@ -256,7 +275,7 @@ mod tests {
             let (s, b, _) = call(&d, &ev).await;
             assert_eq!((s, b["code"].as_str()), (400, Some(code)), "{body}");
         }
-        ev["body"] = format!(r#"{{"user_id":"1","contents":"{}"}}"#, "x".repeat(MAX_BODY_BYTES)).into();
+        ev["body"] = format!(r#"{{"contents":"{}"}}"#, "x".repeat(MAX_BODY_BYTES)).into();
         let (s, b, _) = call(&d, &ev).await;
         assert_eq!((s, b["code"].as_str()), (413, Some("body_too_large")));
         assert!(d.writer.queue.sent().is_empty());
@@ -273,7 +292,7 @@ mod tests {
         assert_eq!(res.headers()["idempotent-replayed"], "true");
         assert_eq!(d.writer.queue.sent().len(), 1, "stored once");
         let mut other = ev.clone();
-        other["body"] = r#"{"user_id":"42","contents":"Something else"}"#.into();
+        other["body"] = r#"{"contents":"Something else"}"#.into();
         let (s, b, _) = call(&d, &other).await;
         assert_eq!((s, b["code"].as_str()), (422, Some("idempotency_key_reused")));
     }
@@ -291,13 +310,48 @@ mod tests {
         assert_eq!(s, 201, "the retry runs");
     }
 
+    const SUB: &str = "5c1d8e4a-0b7e-4c1e-9d4f-2a8b6f3e7d10";
+
     #[tokio::test]
     async fn compat_route_and_its_switch() {
         let (s, b, _) = call(&deps(true), &event("post-write-compat.json")).await;
         assert_eq!(s, 200, "{b}");
         assert!(b["post_id"].is_u64());
-        assert_eq!(b["contents"], "hello old client");
+        assert_eq!((b["contents"].as_str(), b["user_id"].as_str()), (Some("hello old client"), Some(SUB)));
         let (s, b, _) = call(&deps(false), &event("post-write-compat.json")).await;
         assert_eq!((s, b["code"].as_str()), (404, Some("not_found")));
+        // The path names another user than the token's subject.
+        let mut ev = event("post-write-compat.json");
+        ev["rawPath"] = "/api/v1/write_post/42".into();
+        let (s, b, _) = call(&deps(true), &ev).await;
+        assert_eq!((s, b["code"].as_str()), (403, Some("forbidden")));
+    }
+
+    #[tokio::test]
+    async fn the_author_is_the_token_subject() {
+        let d = deps(true);
+        let mut ev = event("post-write.json");
+        let (s, b, _) = call(&d, &ev).await;
+        assert_eq!((s, b["user_id"].as_str()), (201, Some(SUB)));
+        // Naming oneself is fine; naming anyone else is 403 and nothing is queued.
+        ev["body"] = format!(r#"{{"user_id":"{SUB}","contents":"me"}}"#).into();
+        assert_eq!(call(&d, &ev).await.0, 201);
+        ev["body"] = r#"{"user_id":"42","contents":"as someone else"}"#.into();
+        let (s, b, _) = call(&d, &ev).await;
+        assert_eq!((s, b["code"].as_str()), (403, Some("forbidden")));
+        assert_eq!(d.writer.queue.sent().len(), 2);
+        assert!(d.writer.queue.sent().iter().all(|p| p.user_id == SUB));
+    }
+
+    #[tokio::test]
+    async fn no_verified_caller_is_401() {
+        let d = deps(true);
+        for file in ["post-write.json", "post-write-compat.json"] {
+            let mut ev = event(file);
+            ev["requestContext"].as_object_mut().unwrap().remove("authorizer");
+            let (s, b, _) = call(&d, &ev).await;
+            assert_eq!((s, b["code"].as_str()), (401, Some("unauthorized")), "{file}");
+        }
+        assert!(d.writer.queue.sent().is_empty());
     }
 }

@@ -20,7 +20,7 @@ pub const MAX_DELAY_S: u32 = 900;
 pub struct DeadLetter {
     pub message_id: String,
     pub body: String,
-    /// String message attributes (`attempt`, `correlation_id`, `original_message_id`).
+    /// String message attributes (`attempt`, `trace_id`, `original_message_id`).
     pub attributes: HashMap<String, String>,
     /// The `AWSTraceHeader` system attribute, kept when the message goes back.
     pub trace_header: Option<String>,
@@ -29,6 +29,11 @@ pub struct DeadLetter {
 impl DeadLetter {
     pub fn attempt(&self) -> u32 {
         self.attributes.get("attempt").and_then(|a| a.parse().ok()).unwrap_or(0)
+    }
+
+    /// The trace id the post was written under ([`super::Trace`]), or `""`.
+    pub fn trace_id(&self) -> &str {
+        self.attributes.get(super::TRACE_ATTRIBUTE).map_or("", String::as_str)
     }
 
     /// The id the message had when it first reached the dead-letter queue: re-sends get new

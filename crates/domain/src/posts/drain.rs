@@ -37,6 +37,8 @@ pub struct Failure {
 pub struct Outcome {
     pub persisted: Vec<String>,
     pub failed: Vec<Failure>,
+    /// Table writes sent again (unprocessed items or failed requests), for the metrics.
+    pub retries: u64,
 }
 
 #[derive(Deserialize)]
@@ -109,7 +111,8 @@ pub async fn drain<S: PostBatchStore>(
     // The chunks of a batch (at most 4 for the 100 messages SQS delivers) are written at once.
     let writes = entries.chunks(CHUNK).map(|chunk| write_chunk(store, chunk, deadline, backoff));
     let results = futures_util::future::join_all(writes).await;
-    for (chunk, results) in entries.chunks(CHUNK).zip(results) {
+    for (chunk, (results, retries)) in entries.chunks(CHUNK).zip(results) {
+        outcome.retries += retries;
         for ((_, ids), result) in chunk.iter().zip(results) {
             match result {
                 Ok(()) => outcome.persisted.extend(ids.iter().cloned()),
@@ -125,13 +128,14 @@ pub async fn drain<S: PostBatchStore>(
 }
 
 /// Writes one chunk, retrying unprocessed items and errors with jittered exponential backoff
-/// until the deadline; the result per entry, in order.
+/// until the deadline; the result per entry, in order, and how many writes were retries.
 async fn write_chunk<S: PostBatchStore>(
     store: &S,
     chunk: &[(Post, Vec<String>)],
     deadline: tokio::time::Instant,
     backoff: Backoff,
-) -> Vec<Result<(), String>> {
+) -> (Vec<Result<(), String>>, u64) {
+    let mut retries = 0u64;
     let mut results: Vec<Result<(), String>> = vec![Ok(()); chunk.len()];
     let mut pending: Vec<usize> = (0..chunk.len()).collect();
     let mut pause = backoff.first;
@@ -153,13 +157,14 @@ async fn write_chunk<S: PostBatchStore>(
         }
         tokio::time::sleep(jittered).await;
         pause = (pause * 2).min(backoff.max);
+        retries += 1;
     }
     for i in pending {
         if let Some(r) = results.get_mut(i) {
             *r = Err(last_error.clone());
         }
     }
-    results
+    (results, retries)
 }
 
 /// A number in [0, 1) from the clock's low bits: jitter needs spread, not quality.
@@ -245,7 +250,7 @@ mod tests {
         let messages: Vec<(String, String)> =
             (0..100).map(|i| (format!("m{i}"), body("u", BASE + i))).collect();
         let out = drain(&table, &messages, deadline(5_000), FAST).await;
-        assert_eq!((out.persisted.len(), out.failed.len()), (100, 0));
+        assert_eq!((out.persisted.len(), out.failed.len(), out.retries), (100, 0, 0));
         assert_eq!(table.calls.load(Ordering::SeqCst), 4);
     }
 
@@ -296,6 +301,9 @@ mod tests {
                 })
                 .collect();
             let out = rt.block_on(drain(&table, &messages, deadline(60), FAST));
+            // Every table call beyond the first per chunk is counted as a retry.
+            let unique = kinds.iter().filter(|k| **k >= 2).count() + usize::from(kinds.contains(&1));
+            prop_assert_eq!(table.calls.load(Ordering::SeqCst) as u64, unique.div_ceil(CHUNK) as u64 + out.retries);
             let mut seen: Vec<&String> = out.persisted.iter().chain(out.failed.iter().map(|f| &f.message_id)).collect();
             seen.sort();
             let mut all: Vec<&String> = messages.iter().map(|(id, _)| id).collect();
@@ -310,6 +318,63 @@ mod tests {
             for f in &out.failed {
                 let (_, b) = messages.iter().find(|(m, _)| *m == f.message_id).unwrap();
                 prop_assert_eq!(f.permanent, decode(b).is_err());
+            }
+        }
+    }
+
+    /// Cases per fuzz target: `FUZZ_CASES` (what `make fuzz` raises), else 512.
+    fn fuzz_config() -> ProptestConfig {
+        let cases = std::env::var("FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512);
+        ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+    }
+
+    /// JSON values of every type, nested, with awkward numbers and text.
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::{Value, json};
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<u64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|f| json!(f)),
+            ".{0,40}".prop_map(Value::String),
+            "[0-9]{0,25}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(".{0,12}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(fuzz_config())]
+
+        /// The SQS message decoder on arbitrary bytes (as SQS hands over text: lossy UTF-8).
+        #[test]
+        fn fuzz_decode_bytes(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
+            let _ = decode(&String::from_utf8_lossy(&bytes));
+        }
+
+        /// ... and on envelopes whose every field may hold any JSON, so parsing gets past the
+        /// first byte and into the post's rules.
+        #[test]
+        fn fuzz_decode_envelopes(
+            v in json_value(), user_id in json_value(), post_id in json_value(), contents in json_value(),
+            url in json_value(), scrap in json_value(), created_at in json_value(), drop in 0usize..8,
+        ) {
+            let mut post = serde_json::json!({"user_id": user_id, "post_id": post_id, "contents": contents,
+                "url": url, "scrap": scrap, "created_at": created_at});
+            if let Some(key) = ["user_id", "post_id", "contents", "url", "scrap", "created_at"].get(drop) {
+                post.as_object_mut().unwrap().remove(*key);
+            }
+            let body = serde_json::json!({"v": v, "post": post}).to_string();
+            if let Ok(p) = decode(&body) {
+                // Whatever got through follows the post's rules.
+                prop_assert!(check_user_id(&p.user_id).is_ok());
+                prop_assert!(p.post_id != 0 && !p.contents.trim().is_empty());
             }
         }
     }

@@ -56,10 +56,16 @@ pub trait PostQueue: Send + Sync {
     fn send(&self, post: &Post, trace: &Trace) -> impl Future<Output = Result<(), QueueError>> + Send;
 }
 
-/// Request identity carried with a post into the queue, so logs downstream name the request.
+/// The queue message attribute that carries [`Trace::trace_id`].
+pub const TRACE_ATTRIBUTE: &str = "trace_id";
+
+/// What follows a post from its HTTP request into the queue, the drain and the dead-letter
+/// handler, so every log line about it names the same trace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Trace {
-    pub correlation_id: Option<String>,
+    /// The request's trace id (the client's W3C trace id, else API Gateway's request id).
+    pub trace_id: String,
+    /// The X-Ray trace header, when the function is traced by X-Ray.
     pub xray_trace_id: Option<String>,
 }
 

@@ -42,11 +42,13 @@ impl Post {
     }
 }
 
-/// The body of `POST /v1/posts`, exactly: unknown fields and wrong types are refused.
+/// The body of `POST /v1/posts`, exactly: unknown fields and wrong types are refused. The author
+/// is the signed-in caller; `user_id` may be given, and then must name that caller.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PostInput {
-    pub user_id: String,
+    #[serde(default)]
+    pub user_id: Option<String>,
     pub contents: String,
     #[serde(default)]
     pub url: Option<String>,
@@ -88,8 +90,16 @@ pub fn check_user_id(user_id: &str) -> Result<(), Validation> {
 }
 
 impl PostInput {
-    pub fn validate(self) -> Result<NewPost, Validation> {
-        check_user_id(&self.user_id)?;
+    /// Whether the body names a user other than `author` (a 403, not a 400: the request is
+    /// well-formed, the caller may not do it).
+    pub fn names_other_user(&self, author: &str) -> bool {
+        self.user_id.as_deref().is_some_and(|u| u != author)
+    }
+
+    /// The post `author` asked for, if it follows the rules. Call [`Self::names_other_user`]
+    /// first; the author wins over whatever the body says.
+    pub fn validate(self, author: &str) -> Result<NewPost, Validation> {
+        check_user_id(author)?;
         let chars = self.contents.chars().count();
         if self.contents.trim().is_empty() {
             return Err(invalid("invalid_contents", "contents must not be empty"));
@@ -104,7 +114,7 @@ impl PostInput {
             None | Some("") => None,
             Some(u) => Some(check_url(u)?),
         };
-        Ok(NewPost { user_id: self.user_id, contents: self.contents, url })
+        Ok(NewPost { user_id: author.to_owned(), contents: self.contents, url })
     }
 }
 
@@ -175,7 +185,8 @@ mod tests {
 
     fn input(json: &str) -> Result<NewPost, String> {
         let body: PostInput = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        body.validate().map_err(|v| v.code.to_string())
+        let author = body.user_id.clone().unwrap_or_else(|| "42".into());
+        body.validate(&author).map_err(|v| v.code.to_string())
     }
 
     #[test]
@@ -184,6 +195,19 @@ mod tests {
         assert_eq!((p.user_id.as_str(), p.url), ("42", None));
         let p = input(r#"{"user_id":"u-1_x","contents":"see","url":"https://example.com/a"}"#).unwrap();
         assert_eq!(p.url.as_deref(), Some("https://example.com/a"));
+    }
+
+    #[test]
+    fn the_author_is_the_caller() {
+        let body: PostInput = serde_json::from_str(r#"{"contents":"hello"}"#).unwrap();
+        assert!(!body.names_other_user("9f1c-aa"));
+        assert_eq!(body.validate("9f1c-aa").unwrap().user_id, "9f1c-aa");
+        let body: PostInput = serde_json::from_str(r#"{"user_id":"mallory","contents":"x"}"#).unwrap();
+        assert!(body.names_other_user("9f1c-aa"));
+        assert!(!body.names_other_user("mallory"));
+        // A body naming the caller is fine; the caller's id is still checked.
+        let body: PostInput = serde_json::from_str(r#"{"contents":"x"}"#).unwrap();
+        assert_eq!(body.validate("a b").unwrap_err().code, "invalid_user_id");
     }
 
     #[test]
@@ -209,7 +233,7 @@ mod tests {
         for json in [
             r#"{"user_id":1,"contents":"x"}"#,
             r#"{"user_id":"1","contents":"x","extra":1}"#,
-            r#"{"contents":"x"}"#,
+            r#"{"user_id":"1"}"#,
             "[]",
         ] {
             assert!(serde_json::from_str::<PostInput>(json).is_err(), "{json}");

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""A bearer token for writing posts: signs a user up in the stack's Cognito user pool (once),
+confirms them, signs in with USER_PASSWORD_AUTH and prints the access token.
+
+usage: token.py [USER] [--instance dev|test] [--password P] [--json]
+
+  USER        user name (default: $USER or "dev"); created on first use.
+  --instance  which local stack (.local/endpoints.env or .local/test/endpoints.env).
+  --json      print {"user", "sub", "access_token", "id_token", "expires_in"} instead.
+
+    TOKEN=$(.venv/bin/python scripts/token.py alice)
+    curl -H "Authorization: Bearer $TOKEN" -d '{"contents":"hi"}' "$API_URL/v1/posts"
+
+Against AWS set USER_POOL_ID, USER_POOL_CLIENT_ID (the stack's outputs) and AWS_REGION, with
+credentials allowed to call cognito-idp:AdminConfirmSignUp, and pass --password (a real pool's
+password policy applies). Locally the password defaults to a fixed development one.
+"""
+import argparse
+import base64
+import json
+import os
+import sys
+from pathlib import Path
+
+import botocore.session
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+STATES = {"dev": ROOT / ".local", "test": ROOT / ".local" / "test"}
+LOCAL_PASSWORD = "Local-dev-passw0rd"
+
+
+def settings(instance):
+    env = dict(os.environ)
+    path = STATES[instance] / "endpoints.env"
+    if not env.get("USER_POOL_ID") and path.exists():
+        for line in path.read_text().splitlines():
+            if "=" in line and not line.startswith("#"):
+                k, v = line.split("=", 1)
+                env.setdefault(k, v)
+        env.setdefault("USER_POOL_ID", env.get("OUTPUT_USER_POOL_ID", ""))
+        env.setdefault("USER_POOL_CLIENT_ID", env.get("OUTPUT_USER_POOL_CLIENT_ID", ""))
+    if not env.get("USER_POOL_ID") or not env.get("USER_POOL_CLIENT_ID"):
+        sys.exit(f"no user pool: run `make up` (or set USER_POOL_ID and USER_POOL_CLIENT_ID); looked in {path}")
+    return env
+
+
+def claims(jwt):
+    payload = jwt.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("user", nargs="?", default=os.environ.get("USER") or "dev")
+    p.add_argument("--instance", choices=sorted(STATES), default="dev")
+    p.add_argument("--password")
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args()
+    env = settings(a.instance)
+    local = "127.0.0.1" in env.get("AWS_ENDPOINT_URL", "") or "localhost" in env.get("AWS_ENDPOINT_URL", "")
+    password = a.password or (LOCAL_PASSWORD if local else None)
+    if not password:
+        sys.exit("--password is required outside the local stack")
+    session = botocore.session.get_session()
+    kwargs = {"region_name": env.get("AWS_REGION", "us-east-1"),
+              "config": Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 3})}
+    if local:
+        kwargs.update(endpoint_url=env["AWS_ENDPOINT_URL"], aws_access_key_id="test", aws_secret_access_key="test")
+    idp = session.create_client("cognito-idp", **kwargs)
+    pool, client = env["USER_POOL_ID"], env["USER_POOL_CLIENT_ID"]
+    try:
+        idp.sign_up(ClientId=client, Username=a.user, Password=password,
+                    UserAttributes=[{"Name": "email", "Value": f"{a.user}@example.com"}])
+        idp.admin_confirm_sign_up(UserPoolId=pool, Username=a.user)
+    except idp.exceptions.UsernameExistsException:
+        pass
+    auth = idp.initiate_auth(ClientId=client, AuthFlow="USER_PASSWORD_AUTH",
+                             AuthParameters={"USERNAME": a.user, "PASSWORD": password})["AuthenticationResult"]
+    if a.json:
+        print(json.dumps({"user": a.user, "sub": claims(auth["AccessToken"])["sub"],
+                          "access_token": auth["AccessToken"], "id_token": auth["IdToken"],
+                          "expires_in": auth.get("ExpiresIn")}))
+    else:
+        print(auth["AccessToken"])
+
+
+if __name__ == "__main__":
+    main()
