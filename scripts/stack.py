@@ -306,6 +306,10 @@ class Instance:
         for name, uri in uris.items():
             text = re.sub(rf"^(\s*CodeUri:\s*)functions/{re.escape(name)}\s*$", rf"\g<1>{uri}", text, flags=re.M)
         (self.state / "template.deployed.yaml").write_text(text)
+        # Through S3, as `sam deploy` does: an inline body may hold only 51,200 bytes.
+        key = f"templates/{self.stack}.yaml"
+        self.client("s3").put_object(Bucket=BUCKET, Key=key, Body=text.encode())
+        template = {"TemplateURL": f"{self.endpoint}/{BUCKET}/{key}"}
         cfn = self.client("cloudformation")
         values = {
             "LogLevel": "INFO",
@@ -323,7 +327,7 @@ class Instance:
             exists = False
         if exists:
             try:
-                cfn.update_stack(StackName=self.stack, TemplateBody=text, Parameters=params, Capabilities=caps)
+                cfn.update_stack(StackName=self.stack, **template, Parameters=params, Capabilities=caps)
                 log(f"updating stack {self.stack}")
             except cfn.exceptions.ClientError as e:
                 if "No updates are to be performed" not in str(e):
@@ -331,7 +335,7 @@ class Instance:
                 log(f"stack {self.stack} is up to date")
                 return self.outputs(cfn)
         else:
-            cfn.create_stack(StackName=self.stack, TemplateBody=text, Parameters=params, Capabilities=caps)
+            cfn.create_stack(StackName=self.stack, **template, Parameters=params, Capabilities=caps)
             log(f"creating stack {self.stack}")
         status = self.wait_stack(cfn, {"CREATE_COMPLETE", "UPDATE_COMPLETE"})
         log(f"stack {self.stack}: {status}")
@@ -399,7 +403,7 @@ class Instance:
         log(f"endpoints written to {self.state / 'endpoints.env'}")
         inst = "" if self.name == "dev" else f" --instance {self.name}"
         print(f"\n  API_URL={api_url}\n  try: curl \"{api_url}/v1/guid?count=3\"\n"
-              f"  a token for writes: TOKEN=$(.venv/bin/python scripts/token.py alice{inst})\n"
+              f"  a token for writes: TOKEN=$(.venv/bin/python scripts/signin.py alice{inst})\n"
               f"  then: curl -H \"Authorization: Bearer $TOKEN\" -d '{{\"contents\":\"hello\"}}' \"{api_url}/v1/posts\"\n",
               flush=True)
 

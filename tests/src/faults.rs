@@ -1,7 +1,7 @@
 //! The fault tests' common part: a bounded stream of writes through the deployed API, and the
 //! reconciliation of what was answered 201 with what the posts table holds at the end.
 
-use crate::{http, post_json, sdk, stack_output};
+use crate::{Writer, http, sdk, stack_output};
 use adapters::DynamoPosts;
 use domain::posts::PostStore;
 use serde_json::json;
@@ -31,7 +31,7 @@ impl Writes {
 /// Writes `total` posts spread over `users`, `concurrency` at a time; `tag` makes every
 /// contents unique. Progress is visible in `writes.sent` while it runs.
 pub async fn write_stream(
-    users: Vec<String>,
+    users: Vec<Writer>,
     total: usize,
     concurrency: usize,
     tag: String,
@@ -48,15 +48,14 @@ pub async fn write_stream(
                 if i >= total {
                     break;
                 }
-                let uid = &users[i % users.len()];
+                let user = &users[i % users.len()];
                 let contents = format!("{tag} {i}");
                 writes.sent.fetch_add(1, Ordering::SeqCst);
-                let (s, b, _) =
-                    post_json(&c, "/v1/posts", &json!({"user_id": uid, "contents": contents}), &[]).await;
+                let (s, b, _) = user.post(&c, "/v1/posts", &json!({"contents": contents}), &[]).await;
                 match s {
                     201 => {
                         let id = b["post_id"].as_str().and_then(|v| v.parse().ok()).unwrap_or(0);
-                        writes.accepted.lock().unwrap().push((uid.clone(), id, contents));
+                        writes.accepted.lock().unwrap().push((user.sub.clone(), id, contents));
                     }
                     503 => writes.refused.lock().unwrap().push(contents),
                     _ => writes.other.lock().unwrap().push((s, b.to_string())),
@@ -97,15 +96,15 @@ impl Figures {
 }
 
 /// Compares the 201s with the table, polling until nothing is missing or `wait` passed.
-pub async fn reconcile(users: &[String], writes: &Writes, wait: Duration) -> Figures {
+pub async fn reconcile(users: &[Writer], writes: &Writes, wait: Duration) -> Figures {
     let store = DynamoPosts::from_sdk(&sdk().await, stack_output("PostsTableName").await);
     let accepted = writes.accepted();
     let answered: HashSet<(String, u64)> = accepted.iter().map(|(u, id, _)| (u.clone(), *id)).collect();
     let deadline = Instant::now() + wait;
     loop {
         let mut stored = Vec::new();
-        for uid in users {
-            stored.extend(store.page(uid, None, 100_000).await.unwrap());
+        for user in users {
+            stored.extend(store.page(&user.sub, None, 100_000).await.unwrap());
         }
         let mut by_contents: HashMap<&str, usize> = HashMap::new();
         for p in &stored {

@@ -44,7 +44,20 @@ pub fn unique(prefix: &str) -> String {
 
 /// GET `path` on the API; returns the status and the body parsed as JSON (panics if not JSON).
 pub async fn get_json(client: &reqwest::Client, path: &str) -> (u16, serde_json::Value) {
-    let res = client.get(format!("{}{path}", api_url())).send().await.unwrap();
+    get_json_with(client, path, &[]).await
+}
+
+/// [`get_json`] with extra headers.
+pub async fn get_json_with(
+    client: &reqwest::Client,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let mut req = client.get(format!("{}{path}", api_url()));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = req.send().await.unwrap();
     let status = res.status().as_u16();
     let ctype = res.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_owned());
     let text = res.text().await.unwrap();
@@ -95,6 +108,75 @@ pub async fn post_json(
     let json = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("POST {path}: {status} not JSON ({e}): {text}"));
     (status, json, headers)
+}
+
+/// A signed-up user of the stack's user pool, holding an access token: the author of the posts
+/// it writes (the API takes the author from the token's `sub`).
+#[derive(Debug, Clone)]
+pub struct Writer {
+    pub name: String,
+    pub sub: String,
+    pub token: String,
+}
+
+impl Writer {
+    /// The `Authorization` header value.
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+
+    /// POST a JSON body as this user, with extra headers.
+    pub async fn post(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        body: &serde_json::Value,
+        headers: &[(&str, &str)],
+    ) -> (u16, serde_json::Value, reqwest::header::HeaderMap) {
+        let bearer = self.bearer();
+        let mut all = vec![("Authorization", bearer.as_str())];
+        all.extend_from_slice(headers);
+        post_json(client, path, body, &all).await
+    }
+
+    /// Writes `contents` as this user and returns the new post's id (asserts the 201).
+    pub async fn write(&self, client: &reqwest::Client, contents: &str) -> u64 {
+        let (s, b, _) = self.post(client, "/v1/posts", &serde_json::json!({"contents": contents}), &[]).await;
+        assert_eq!(s, 201, "{b}");
+        assert_eq!(b["user_id"].as_str(), Some(self.sub.as_str()), "{b}");
+        b["post_id"].as_str().unwrap().parse().unwrap()
+    }
+}
+
+/// Signs up users named `<prefix><i>-<unique>` (`count` of them) through `scripts/signin.py`,
+/// the same script people use, so the tests exercise the real sign-up and sign-in.
+pub async fn writers(prefix: &str, count: usize) -> Vec<Writer> {
+    let names: Vec<String> = (0..count).map(|i| unique(&format!("{prefix}{i}"))).collect();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join(".venv/bin/python");
+    let mut cmd = std::process::Command::new(if python.exists() { python } else { "python3".into() });
+    cmd.arg(root.join("scripts/signin.py")).args(&names).args(["--instance", "test", "--json"]);
+    // token.py bounds its own calls (5 s connect, 10 s read, 3 attempts per call).
+    let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().unwrap();
+    assert!(out.status.success(), "token.py failed: {}", String::from_utf8_lossy(&out.stderr));
+    let writers: Vec<Writer> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let j: serde_json::Value = serde_json::from_str(line).unwrap();
+            Writer {
+                name: j["user"].as_str().unwrap().to_owned(),
+                sub: j["sub"].as_str().unwrap().to_owned(),
+                token: j["access_token"].as_str().unwrap().to_owned(),
+            }
+        })
+        .collect();
+    assert_eq!(writers.len(), count, "one token per user");
+    writers
+}
+
+/// One signed-up user.
+pub async fn writer(prefix: &str) -> Writer {
+    writers(prefix, 1).await.remove(0)
 }
 
 /// The cache nodes of the stack under test (`CACHE_NODES`).

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn redis_node_killed_and_restarted_mid_load() {
-    let users: Vec<String> = (0..10).map(|i| unique(&format!("f1u{i}")).replace('-', "_")).collect();
+    let users = integration::writers("f1u", 10).await;
     let writes = Arc::new(Writes::default());
     let load = tokio::spawn(write_stream(users.clone(), 240, 8, unique("f1"), Arc::clone(&writes)));
 

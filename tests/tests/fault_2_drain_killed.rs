@@ -9,7 +9,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn queue_drain_killed_mid_batch() {
     let drain = stack_output("QueueDrainFunctionName").await;
-    let users: Vec<String> = (0..10).map(|i| unique(&format!("f2u{i}")).replace('-', "_")).collect();
+    let users = integration::writers("f2u", 10).await;
     let writes = Arc::new(Writes::default());
     let load = tokio::spawn(write_stream(users.clone(), 300, 8, unique("f2"), Arc::clone(&writes)));
     let mut kills = 0;

@@ -21,7 +21,7 @@ async fn dynamodb_throttling_loses_nothing() {
     };
     let c = reqwest::Client::new();
     c.post(format!("{proxy}/_fault/reset")).send().await.unwrap();
-    let users: Vec<String> = (0..10).map(|i| unique(&format!("f3u{i}")).replace('-', "_")).collect();
+    let users = integration::writers("f3u", 10).await;
     let writes = Arc::new(Writes::default());
     let load = tokio::spawn(write_stream(users.clone(), 240, 8, unique("f3"), Arc::clone(&writes)));
     when_sent(&writes, 30).await;

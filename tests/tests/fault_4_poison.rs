@@ -13,7 +13,7 @@ async fn poison_messages_are_parked_none_lost() {
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue = stack_output("PostsQueueUrl").await;
     let parked = DynamoParked::from_sdk(&config, stack_output("ParkedTableName").await);
-    let users: Vec<String> = (0..5).map(|i| unique(&format!("f4u{i}")).replace('-', "_")).collect();
+    let users = integration::writers("f4u", 5).await;
     let writes = Arc::new(Writes::default());
     let load = tokio::spawn(write_stream(users.clone(), 120, 8, unique("f4"), Arc::clone(&writes)));
     when_sent(&writes, 30).await;

@@ -20,7 +20,7 @@ async fn sqs_refusing_sends_gives_503_and_leaves_no_trace() {
     let Ok(proxy) = std::env::var("FAULT_PROXY_URL") else {
         panic!("FAULT_PROXY_URL is not set: this test needs the local test stack (make test)");
     };
-    let users: Vec<String> = (0..10).map(|i| unique(&format!("f5u{i}")).replace('-', "_")).collect();
+    let users = integration::writers("f5u", 10).await;
     let writes = Arc::new(Writes::default());
     let load = tokio::spawn(write_stream(users.clone(), 200, 4, unique("f5"), Arc::clone(&writes)));
     when_sent(&writes, 50).await;
@@ -36,8 +36,8 @@ async fn sqs_refusing_sends_gives_503_and_leaves_no_trace() {
     let figures = reconcile(&users, &writes, Duration::from_secs(90)).await;
     // Refused writes show in no read either.
     let c = http();
-    for uid in &users {
-        let page = get_json(&c, &format!("/v1/users/{uid}/posts?limit=100")).await.1;
+    for user in &users {
+        let page = get_json(&c, &format!("/v1/users/{}/posts?limit=100", user.sub)).await.1;
         for p in page["posts"].as_array().unwrap() {
             let contents = p["contents"].as_str().unwrap();
             assert!(!refused.iter().any(|r| r == contents), "a refused post shows: {contents}");

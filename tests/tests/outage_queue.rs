@@ -2,7 +2,7 @@
 //! while an accepted post reaches the table. One test, so nothing else in this binary writes
 //! while the queue is gone.
 
-use integration::{get_json, http, post_json, sdk, stack_output, unique};
+use integration::{get_json, http, sdk, stack_output, writer};
 use serde_json::json;
 
 #[tokio::test]
@@ -10,11 +10,11 @@ async fn a_refused_send_is_503_and_leaves_no_trace() {
     let c = http();
     let sqs = aws_sdk_sqs::Client::new(&sdk().await);
     let queue_url = stack_output("PostsQueueUrl").await;
-    let uid = unique("queue_outage").replace('-', "_");
+    let w = writer("queue_outage").await;
+    let uid = w.sub.clone();
 
     // Accepted: the message carries the post.
-    let (s, accepted, _) =
-        post_json(&c, "/v1/posts", &json!({"user_id": uid, "contents": "kept"}), &[]).await;
+    let (s, accepted, _) = w.post(&c, "/v1/posts", &json!({"contents": "kept"}), &[]).await;
     assert_eq!(s, 201, "{accepted}");
     // Durable: queue-drain persists it (poll the table, with a deadline).
     let store = adapters::DynamoPosts::from_sdk(&sdk().await, stack_output("PostsTableName").await);
@@ -42,9 +42,7 @@ async fn a_refused_send_is_503_and_leaves_no_trace() {
     sqs.delete_queue().queue_url(&queue_url).send().await.unwrap();
     let mut refused = Vec::new();
     for i in 0..3 {
-        let (s, b, h) =
-            post_json(&c, "/v1/posts", &json!({"user_id": uid, "contents": format!("refused {i}")}), &[])
-                .await;
+        let (s, b, h) = w.post(&c, "/v1/posts", &json!({"contents": format!("refused {i}")}), &[]).await;
         refused.push((s, b["code"].as_str().map(str::to_owned), h.get("retry-after").is_some()));
     }
     // Restore the queue (same name, same URL) before asserting, so a failure leaves the stack usable.
@@ -71,6 +69,6 @@ async fn a_refused_send_is_503_and_leaves_no_trace() {
     assert!(contents.iter().all(|c| !c.starts_with("refused")), "no refused post shows: {contents:?}");
 
     // And writes work again.
-    let (s, b, _) = post_json(&c, "/v1/posts", &json!({"user_id": uid, "contents": "after"}), &[]).await;
+    let (s, b, _) = w.post(&c, "/v1/posts", &json!({"contents": "after"}), &[]).await;
     assert_eq!(s, 201, "{b}");
 }

@@ -3,7 +3,7 @@
 
 use adapters::DynamoPosts;
 use domain::posts::PostStore;
-use integration::{http, post_json, sdk, stack_output, unique};
+use integration::{http, sdk, stack_output, unique, writer};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -25,13 +25,11 @@ async fn wait_for(store: &DynamoPosts, user: &str, n: usize) -> Vec<domain::post
 
 #[tokio::test]
 async fn accepted_posts_are_persisted_exactly_once_with_their_first_content() {
-    let (c, store) = (http(), table().await);
-    let uid = unique("persist").replace('-', "_");
+    let (c, store, w) = (http(), table().await, writer("persist").await);
+    let uid = w.sub.clone();
     let mut accepted = Vec::new();
     for i in 0..20 {
-        let (s, b, _) =
-            post_json(&c, "/v1/posts", &json!({"user_id": uid, "contents": format!("durable {i}")}), &[])
-                .await;
+        let (s, b, _) = w.post(&c, "/v1/posts", &json!({"contents": format!("durable {i}")}), &[]).await;
         assert_eq!(s, 201, "{b}");
         accepted.push(b);
     }

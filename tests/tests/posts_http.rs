@@ -4,8 +4,8 @@
 use adapters::DynamoPosts;
 use domain::posts::Post;
 use integration::{
-    api_url, assert_error_body, cache_nodes, get_json, http, page_ids, post_json, redis_node, sdk,
-    stack_output, unique,
+    api_url, assert_error_body, cache_nodes, get_json, get_json_with, http, page_ids, redis_node,
+    sdk, stack_output, unique, writer,
 };
 use serde_json::{Value, json};
 use snowflake::layout::{WorkerSlot, compose};
@@ -40,17 +40,17 @@ fn seeded(uid: &str, id: u64) -> Post {
 
 #[tokio::test]
 async fn written_posts_show_in_the_next_read_newest_first() {
-    let (c, uid) = (http(), user());
+    let (c, w) = (http(), writer("read").await);
+    let uid = &w.sub;
     let mut written = Vec::new();
     for i in 0..3 {
-        let (s, b, _) =
-            post_json(&c, "/v1/posts", &json!({"user_id": uid, "contents": format!("post {i}")}), &[]).await;
+        let (s, b, _) = w.post(&c, "/v1/posts", &json!({"contents": format!("post {i}")}), &[]).await;
         assert_eq!(s, 201, "{b}");
+        assert_eq!(b["user_id"].as_str(), Some(uid.as_str()), "the author is the token's subject");
         assert_eq!(b["contents"], format!("post {i}"));
         assert!(b["created_at"].as_str().unwrap().ends_with('Z'));
         written.push(b["post_id"].as_str().unwrap().parse::<u64>().unwrap());
     }
-    // Not persisted (no drain in this stack yet): the cache alone shows them.
     let (s, page) = get_json(&c, &format!("/v1/users/{uid}/posts")).await;
     assert_eq!(s, 200, "{page}");
     written.reverse();
@@ -170,21 +170,17 @@ async fn ids_unknown_to_cache_and_table_are_dropped_from_the_list() {
 
 #[tokio::test]
 async fn idempotent_retries_answer_the_first_result() {
-    let (c, uid) = (http(), user());
+    let (c, w) = (http(), writer("idem").await);
+    let uid = &w.sub;
     let key = unique("key");
-    let body = json!({"user_id": uid, "contents": "once"});
-    let (s1, b1, _) = post_json(&c, "/v1/posts", &body, &[("Idempotency-Key", &key)]).await;
+    let body = json!({"contents": "once"});
+    let (s1, b1, _) = w.post(&c, "/v1/posts", &body, &[("Idempotency-Key", &key)]).await;
     assert_eq!(s1, 201, "{b1}");
-    let (s2, b2, h2) = post_json(&c, "/v1/posts", &body, &[("Idempotency-Key", &key)]).await;
+    let (s2, b2, h2) = w.post(&c, "/v1/posts", &body, &[("Idempotency-Key", &key)]).await;
     assert_eq!((s2, &b2), (201, &b1));
     assert_eq!(h2.get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
-    let (s3, b3, _) = post_json(
-        &c,
-        "/v1/posts",
-        &json!({"user_id": uid, "contents": "twice"}),
-        &[("Idempotency-Key", &key)],
-    )
-    .await;
+    let (s3, b3, _) =
+        w.post(&c, "/v1/posts", &json!({"contents": "twice"}), &[("Idempotency-Key", &key)]).await;
     assert_eq!(s3, 422, "{b3}");
     assert_error_body(&b3, "idempotency_key_reused");
     let page = get_json(&c, &format!("/v1/users/{uid}/posts")).await.1;
@@ -193,30 +189,33 @@ async fn idempotent_retries_answer_the_first_result() {
 
 #[tokio::test]
 async fn bad_input_is_4xx_with_the_error_body() {
-    let c = http();
+    let (c, w) = (http(), writer("bad").await);
     let cases = [
-        (json!({"user_id": "1", "contents": ""}), "invalid_contents"),
-        (json!({"user_id": "1", "contents": "x".repeat(1_001)}), "invalid_contents"),
-        (json!({"user_id": "bad id!", "contents": "x"}), "invalid_user_id"),
-        (json!({"user_id": "1", "contents": "x", "url": "javascript:alert(1)"}), "invalid_url"),
-        (
-            json!({"user_id": "1", "contents": "x", "url": format!("https://e.com/{}", "a".repeat(2_100))}),
-            "invalid_url",
-        ),
+        (json!({"contents": ""}), "invalid_contents"),
+        (json!({"contents": "x".repeat(1_001)}), "invalid_contents"),
+        (json!({"contents": "x", "url": "javascript:alert(1)"}), "invalid_url"),
+        (json!({"contents": "x", "url": format!("https://e.com/{}", "a".repeat(2_100))}), "invalid_url"),
         (json!({"user_id": 1, "contents": "x"}), "invalid_body"),
-        (json!({"user_id": "1", "contents": "x", "extra": true}), "invalid_body"),
+        (json!({"contents": "x", "extra": true}), "invalid_body"),
+        (json!({"url": "https://e.com/"}), "invalid_body"),
         (json!(["not", "an", "object"]), "invalid_body"),
     ];
     for (body, code) in cases {
-        let (s, b, _) = post_json(&c, "/v1/posts", &body, &[]).await;
+        let (s, b, _) = w.post(&c, "/v1/posts", &body, &[]).await;
         assert_eq!(s, 400, "{body}: {b}");
         assert_error_body(&b, code);
     }
-    let res = c.post(format!("{}/v1/posts", api_url())).body("{not json").send().await.unwrap();
+    let res = c
+        .post(format!("{}/v1/posts", api_url()))
+        .header("Authorization", w.bearer())
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 400);
     assert_error_body(&res.json().await.unwrap(), "invalid_json");
-    let huge = json!({"user_id": "1", "contents": "x".repeat(70_000)});
-    let (s, b, _) = post_json(&c, "/v1/posts", &huge, &[]).await;
+    let huge = json!({"contents": "x".repeat(70_000)});
+    let (s, b, _) = w.post(&c, "/v1/posts", &huge, &[]).await;
     assert_eq!(s, 413, "{b}");
     assert_error_body(&b, "body_too_large");
     for q in ["limit=0", "limit=101", "limit=x", "cursor=abc", "cursor=-1"] {
@@ -229,8 +228,17 @@ async fn bad_input_is_4xx_with_the_error_body() {
 
 #[tokio::test]
 async fn compatibility_routes_keep_the_reference_shapes() {
-    let (c, uid) = (http(), user());
-    let (s, w) = get_json(&c, &format!("/api/v1/write_post/{uid}?contents=from%20the%20old%20client")).await;
+    let (c, writer) = (http(), writer("compat").await);
+    let uid = &writer.sub;
+    let auth = [("Authorization", writer.bearer())];
+    let auth: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let path = format!("/api/v1/write_post/{uid}?contents=from%20the%20old%20client");
+    let (s, b) = get_json(&c, &path).await;
+    assert_eq!((s, &b), (401, &json!({"message": "Unauthorized"})), "the old route needs a token too");
+    let (s, b) = get_json_with(&c, "/api/v1/write_post/someone_else?contents=x", &auth).await;
+    assert_eq!(s, 403, "{b}");
+    assert_error_body(&b, "forbidden");
+    let (s, w) = get_json_with(&c, &path, &auth).await;
     assert_eq!(s, 200, "{w}");
     let mut keys: Vec<&str> = w.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort_unstable();

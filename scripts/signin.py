@@ -2,13 +2,14 @@
 """A bearer token for writing posts: signs a user up in the stack's Cognito user pool (once),
 confirms them, signs in with USER_PASSWORD_AUTH and prints the access token.
 
-usage: token.py [USER] [--instance dev|test] [--password P] [--json]
+usage: signin.py [USER ...] [--instance dev|test] [--password P] [--json]
 
-  USER        user name (default: $USER or "dev"); created on first use.
+  USER        user name (default: $USER or "dev"); created on first use. Several users give
+              one line each.
   --instance  which local stack (.local/endpoints.env or .local/test/endpoints.env).
   --json      print {"user", "sub", "access_token", "id_token", "expires_in"} instead.
 
-    TOKEN=$(.venv/bin/python scripts/token.py alice)
+    TOKEN=$(.venv/bin/python scripts/signin.py alice)
     curl -H "Authorization: Bearer $TOKEN" -d '{"contents":"hi"}' "$API_URL/v1/posts"
 
 Against AWS set USER_POOL_ID, USER_POOL_CLIENT_ID (the stack's outputs) and AWS_REGION, with
@@ -33,13 +34,14 @@ LOCAL_PASSWORD = "Local-dev-passw0rd"
 def settings(instance):
     env = dict(os.environ)
     path = STATES[instance] / "endpoints.env"
-    if not env.get("USER_POOL_ID") and path.exists():
+    if not env.get("USER_POOL_ID") and not env.get("OUTPUT_USER_POOL_ID") and path.exists():
         for line in path.read_text().splitlines():
             if "=" in line and not line.startswith("#"):
                 k, v = line.split("=", 1)
                 env.setdefault(k, v)
-        env.setdefault("USER_POOL_ID", env.get("OUTPUT_USER_POOL_ID", ""))
-        env.setdefault("USER_POOL_CLIENT_ID", env.get("OUTPUT_USER_POOL_CLIENT_ID", ""))
+    # The stack's outputs, as `make test` exports them, name the pool too.
+    env["USER_POOL_ID"] = env.get("USER_POOL_ID") or env.get("OUTPUT_USER_POOL_ID", "")
+    env["USER_POOL_CLIENT_ID"] = env.get("USER_POOL_CLIENT_ID") or env.get("OUTPUT_USER_POOL_CLIENT_ID", "")
     if not env.get("USER_POOL_ID") or not env.get("USER_POOL_CLIENT_ID"):
         sys.exit(f"no user pool: run `make up` (or set USER_POOL_ID and USER_POOL_CLIENT_ID); looked in {path}")
     return env
@@ -50,9 +52,21 @@ def claims(jwt):
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
+def sign_in(idp, pool, client, user, password):
+    """Signs `user` up (once) and in; the AuthenticationResult."""
+    try:
+        idp.sign_up(ClientId=client, Username=user, Password=password,
+                    UserAttributes=[{"Name": "email", "Value": f"{user}@example.com"}])
+        idp.admin_confirm_sign_up(UserPoolId=pool, Username=user)
+    except idp.exceptions.UsernameExistsException:
+        pass
+    return idp.initiate_auth(ClientId=client, AuthFlow="USER_PASSWORD_AUTH",
+                             AuthParameters={"USERNAME": user, "PASSWORD": password})["AuthenticationResult"]
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("user", nargs="?", default=os.environ.get("USER") or "dev")
+    p.add_argument("users", nargs="*", default=[os.environ.get("USER") or "dev"])
     p.add_argument("--instance", choices=sorted(STATES), default="dev")
     p.add_argument("--password")
     p.add_argument("--json", action="store_true")
@@ -69,20 +83,14 @@ def main():
         kwargs.update(endpoint_url=env["AWS_ENDPOINT_URL"], aws_access_key_id="test", aws_secret_access_key="test")
     idp = session.create_client("cognito-idp", **kwargs)
     pool, client = env["USER_POOL_ID"], env["USER_POOL_CLIENT_ID"]
-    try:
-        idp.sign_up(ClientId=client, Username=a.user, Password=password,
-                    UserAttributes=[{"Name": "email", "Value": f"{a.user}@example.com"}])
-        idp.admin_confirm_sign_up(UserPoolId=pool, Username=a.user)
-    except idp.exceptions.UsernameExistsException:
-        pass
-    auth = idp.initiate_auth(ClientId=client, AuthFlow="USER_PASSWORD_AUTH",
-                             AuthParameters={"USERNAME": a.user, "PASSWORD": password})["AuthenticationResult"]
-    if a.json:
-        print(json.dumps({"user": a.user, "sub": claims(auth["AccessToken"])["sub"],
-                          "access_token": auth["AccessToken"], "id_token": auth["IdToken"],
-                          "expires_in": auth.get("ExpiresIn")}))
-    else:
-        print(auth["AccessToken"])
+    for user in a.users:
+        auth = sign_in(idp, pool, client, user, password)
+        if a.json:
+            print(json.dumps({"user": user, "sub": claims(auth["AccessToken"])["sub"],
+                              "access_token": auth["AccessToken"], "id_token": auth["IdToken"],
+                              "expires_in": auth.get("ExpiresIn")}), flush=True)
+        else:
+            print(auth["AccessToken"], flush=True)
 
 
 if __name__ == "__main__":
