@@ -2,7 +2,7 @@
 """The local stack: the AWS emulator (MiniStack), three redis-server nodes, and template.yaml
 deployed into the emulator through CloudFormation. No Docker.
 
-usage: stack.py up|down|dev|status|logs [--instance dev|test] [--no-build]
+usage: stack.py up|down|dev|status|logs [--instance dev|test] [--no-build] [--json-logs]
        stack.py invoke <function> <event.json>   e.g. invoke guid events/guid-one.json
 
   up      start what is not running, build the functions, deploy (create or update) the stack,
@@ -10,7 +10,9 @@ usage: stack.py up|down|dev|status|logs [--instance dev|test] [--no-build]
   dev     `up`, then follow the logs in the foreground; Ctrl-C stops everything it started.
   down    stop the emulator (and the function processes it runs) and the Redis nodes.
   status  say what is running.
-  logs    follow the logs of the emulator, the functions and Redis.
+  logs    follow the logs of the emulator, the functions and Redis. Function lines are shown
+          readable (time, level, function, message, fields, trace id; EMF records as
+          `EMF name=value`); --json-logs prints them as written, JSON as in AWS.
   invoke  send a sample event (events/) straight to a deployed function, print its answer.
 
 Two instances can run side by side: `dev` (emulator :4566, Redis :6380-6382, state in .local/)
@@ -65,6 +67,36 @@ def die(msg):
     sys.exit(1)
 
 
+def function_name(output_prefix):
+    """`PostWrite` (from the output `PostWriteLogGroupName`) -> `post-write`."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", output_prefix).lower()
+
+
+def pretty(fn, line):
+    """One function log line, readable: the functions write JSON (what CloudWatch indexes in
+    AWS); locally `make dev` shows time, level, function, message, fields and the trace id."""
+    try:
+        j = json.loads(line)
+    except ValueError:
+        return f"{'':12} {'':5} {fn:12} {line}"  # the runtime's START / END / REPORT lines
+    if not isinstance(j, dict):
+        return f"{'':12} {'':5} {fn:12} {line}"
+    span = j.pop("span", {}) if isinstance(j.get("span"), dict) else {}
+    trace = span.get("trace_id") or j.pop("trace_id", "")
+    if "_aws" in j:
+        aws = j.pop("_aws")
+        names = [m.get("Name") for cw in aws.get("CloudWatchMetrics", []) for m in cw.get("Metrics", [])]
+        ts = time.strftime("%H:%M:%S", time.gmtime(aws.get("Timestamp", 0) / 1000))
+        dims = " ".join(f"{k}={j[k]}" for k in ("route", "status", "node") if k in j)
+        values = " ".join(f"{n}={j[n]:g}" if isinstance(j.get(n), (int, float)) else f"{n}={j.get(n)}" for n in names)
+        return f"{ts:12} {'EMF':5} {fn:12} {values} {dims}" + (f"  trace={trace}" if trace else "")
+    ts = str(j.pop("timestamp", ""))[11:23]
+    level, message = j.pop("level", ""), j.pop("message", "")
+    j.update({k: v for k, v in span.items() if k not in ("name", "requestId", "trace_id")})
+    fields = " ".join(f"{k}={v}" for k, v in j.items() if v != "")
+    return f"{ts:12} {level:5} {fn:12} {message}" + (f"  {fields}" if fields else "") + (f"  trace={trace}" if trace else "")
+
+
 class Instance:
     def __init__(self, name):
         cfg = INSTANCES[name]
@@ -81,6 +113,7 @@ class Instance:
             self.function_env["AWS_ENDPOINT_URL_SQS"] = f"http://127.0.0.1:{self.fault_proxy}"
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.logs = self.state / "logs"
+        self.raw_logs = False
 
     # ------------------------------------------------------------------ processes
     def pid_alive(self, pidfile):
@@ -430,20 +463,24 @@ class Instance:
     def follow_function_logs(self):
         logs = self.client("logs")
         cfn = self.client("cloudformation")
-        since = int(time.time() * 1000) - 60_000
-        seen = set()
+        since = {}  # group -> the newest timestamp printed
+        seen = {}  # group -> the events printed at that timestamp (several share a millisecond)
+        start = int(time.time() * 1000) - 60_000
         while True:
             try:
                 groups = {k.removesuffix("LogGroupName"): v for k, v in self.outputs(cfn).items()
                           if k.endswith("LogGroupName")}
                 for fn, group in groups.items():
-                    events = logs.filter_log_events(logGroupName=group, startTime=since).get("events", [])
+                    events = logs.filter_log_events(logGroupName=group, startTime=since.get(group, start)).get("events", [])
                     for e in events:
-                        key = (group, e.get("eventId"), e["timestamp"], e["message"])
-                        if key in seen:
+                        key = (e.get("eventId"), e["message"])
+                        if e["timestamp"] < since.get(group, start) or key in seen.get(group, set()):
                             continue
-                        seen.add(key)
-                        print(f"[{fn}] {e['message'].rstrip()}", flush=True)
+                        if e["timestamp"] > since.get(group, start):
+                            since[group], seen[group] = e["timestamp"], set()
+                        seen.setdefault(group, set()).add(key)
+                        line = e["message"].rstrip()
+                        print(line if self.raw_logs else pretty(function_name(fn), line), flush=True)
             except Exception as e:  # the emulator restarting, the stack being replaced
                 print(f"[stack] waiting for function logs: {e}", flush=True)
                 time.sleep(5)
@@ -488,8 +525,10 @@ def main():
     p.add_argument("args", nargs="*", help="invoke: <function> <event.json>")
     p.add_argument("--instance", choices=sorted(INSTANCES), default="dev")
     p.add_argument("--no-build", action="store_true", help="deploy the binaries already built")
+    p.add_argument("--json-logs", action="store_true", help="dev/logs: print function logs as the raw JSON lines")
     a = p.parse_args()
     inst = Instance(a.instance)
+    inst.raw_logs = a.json_logs
     inst.state.mkdir(parents=True, exist_ok=True)
     inst.logs.mkdir(parents=True, exist_ok=True)
     if a.command == "up":
