@@ -9,7 +9,7 @@ PY := .venv/bin/python
 CARGO := cargo
 RELEASE := --release --locked
 
-.PHONY: help bootstrap build dev up down status logs test lint fmt-check clippy template-lint deps-check unit integration bench bench-guid bench-og sam-build clean
+.PHONY: help bootstrap build dev up down status logs token test lint fmt-check clippy template-lint deps-check unit fuzz integration bench bench-guid bench-og sam-build clean
 
 help:
 	@echo "make dev          install what is missing, start emulator + Redis, build, deploy, follow logs (Ctrl-C stops)"
@@ -17,6 +17,7 @@ help:
 	@echo "make test         fmt, clippy, template lint, unit tests, integration tests on a stack of their own"
 	@echo "make bench        benchmarks with their baselines (guid generator, preview extraction vs BeautifulSoup)"
 	@echo "make status|logs  what is running / follow the logs"
+	@echo "make token U=alice  a bearer token for writes on the dev stack (signs alice up on first use)"
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -39,7 +40,11 @@ status:
 logs:
 	$(PY) scripts/stack.py logs
 
-test: bootstrap lint unit integration
+U ?= $(USER)
+token:
+	@$(PY) scripts/signin.py $(or $(U),dev)
+
+test: bootstrap lint unit fuzz integration
 
 lint: fmt-check clippy template-lint deps-check
 
@@ -61,6 +66,12 @@ deps-check:
 
 unit:
 	$(CARGO) test $(RELEASE) --workspace --exclude integration
+
+# The fuzz targets (proptest over arbitrary input: the preview extractor, the SQS message
+# decoder), with many more cases than `unit` runs; bounded by FUZZ_CASES and a timeout.
+FUZZ_CASES ?= 200000
+fuzz:
+	FUZZ_CASES=$(FUZZ_CASES) timeout 900 $(CARGO) test $(RELEASE) -p domain -p opengraph fuzz_
 
 integration: bootstrap
 	scripts/integration.sh
