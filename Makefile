@@ -9,7 +9,7 @@ PY := .venv/bin/python
 CARGO := cargo
 RELEASE := --release --locked
 
-.PHONY: help bootstrap build dev up down status logs token test lint fmt-check clippy template-lint deps-check unit fuzz integration bench bench-guid bench-og sam-build clean
+.PHONY: help bootstrap build dev up down status logs token test lint fmt-check clippy template-lint deps-check unit fuzz api-fuzz integration bench bench-guid bench-og sam-build clean
 
 help:
 	@echo "make dev          install what is missing, start emulator + Redis, build, deploy, follow logs (Ctrl-C stops)"
@@ -72,6 +72,11 @@ unit:
 FUZZ_CASES ?= 200000
 fuzz:
 	FUZZ_CASES=$(FUZZ_CASES) timeout 900 $(CARGO) test $(RELEASE) -p domain -p opengraph fuzz_
+
+# The HTTP API against openapi.yaml (schemathesis) on the running test stack (`make test` runs it
+# after the integration tests); loopback only, at most 5 minutes.
+api-fuzz: bootstrap
+	.venv-fuzz/bin/python scripts/api_fuzz.py --instance test
 
 integration: bootstrap
 	scripts/integration.sh

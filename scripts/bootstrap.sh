@@ -2,6 +2,7 @@
 # Installs what the local stack and the tests need, skipping what is already there:
 #   .venv      the pinned emulator (MiniStack), awscli, cfn-lint, cargo-lambda (requirements-dev.txt)
 #   .venv-sam  the AWS SAM CLI (requirements-sam.txt; its boto3 pin clashes with the emulator's)
+#   .venv-fuzz schemathesis, for the API fuzzing in `make test` (requirements-fuzz.txt)
 #   redis-server from Debian's packages
 # Safe to re-run: a venv is rebuilt only when its requirements file changed.
 set -euo pipefail
@@ -24,6 +25,7 @@ venv() { # venv <dir> <requirements file>
 
 venv .venv requirements-dev.txt
 venv .venv-sam requirements-sam.txt
+venv .venv-fuzz requirements-fuzz.txt
 
 if ! command -v redis-server >/dev/null 2>&1; then
   say "installing redis-server (apt)"

@@ -15,3 +15,5 @@ set -a
 . .local/test/endpoints.env
 set +a
 cargo test --release --locked -p integration -- --test-threads "${TEST_THREADS:-4}"
+# The API against openapi.yaml, fuzzed (bounded: scripts/api_fuzz.py), then no panic in any log.
+.venv-fuzz/bin/python scripts/api_fuzz.py --instance test

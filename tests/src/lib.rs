@@ -8,6 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod contract;
 pub mod faults;
 pub mod site;
 
@@ -47,12 +48,29 @@ pub async fn get_json(client: &reqwest::Client, path: &str) -> (u16, serde_json:
     get_json_with(client, path, &[]).await
 }
 
-/// [`get_json`] with extra headers.
+/// [`get_json`] with extra headers. Every answer is checked against `openapi.yaml`
+/// ([`contract::check`]), so the document cannot drift from what the API does.
 pub async fn get_json_with(
     client: &reqwest::Client,
     path: &str,
     headers: &[(&str, &str)],
 ) -> (u16, serde_json::Value) {
+    let (status, ctype, text) = get_text(client, path, headers).await;
+    contract::check("GET", path, status, ctype.as_deref(), text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    json_of("GET", path, status, ctype, &text)
+}
+
+/// GET a path `openapi.yaml` does not describe (unknown routes: the JSON 404), unchecked.
+pub async fn get_json_unlisted(client: &reqwest::Client, path: &str) -> (u16, serde_json::Value) {
+    let (status, ctype, text) = get_text(client, path, &[]).await;
+    json_of("GET", path, status, ctype, &text)
+}
+
+async fn get_text(
+    client: &reqwest::Client,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Option<String>, String) {
     let mut req = client.get(format!("{}{path}", api_url()));
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -60,12 +78,15 @@ pub async fn get_json_with(
     let res = req.send().await.unwrap();
     let status = res.status().as_u16();
     let ctype = res.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_owned());
-    let text = res.text().await.unwrap();
-    let body = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("GET {path}: {status} body is not JSON ({e}): {text}"));
+    (status, ctype, res.text().await.unwrap())
+}
+
+fn json_of(method: &str, path: &str, status: u16, ctype: Option<String>, text: &str) -> (u16, serde_json::Value) {
+    let body = serde_json::from_str(text)
+        .unwrap_or_else(|e| panic!("{method} {path}: {status} body is not JSON ({e}): {text}"));
     assert!(
         ctype.as_deref().is_some_and(|c| c.starts_with("application/json")),
-        "GET {path}: content-type {ctype:?}"
+        "{method} {path}: content-type {ctype:?}"
     );
     (status, body)
 }
@@ -105,6 +126,8 @@ pub async fn post_json(
     let res = req.send().await.unwrap();
     let (status, headers) = (res.status().as_u16(), res.headers().clone());
     let text = res.text().await.unwrap();
+    let ctype = headers.get("content-type").and_then(|v| v.to_str().ok());
+    contract::check("POST", path, status, ctype, text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
     let json = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("POST {path}: {status} not JSON ({e}): {text}"));
     (status, json, headers)

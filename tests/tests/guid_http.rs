@@ -73,7 +73,7 @@ async fn bad_input_is_400_with_the_error_body() {
 async fn unknown_routes_are_404_json() {
     let c = http();
     for p in ["/no/such/route", "/v1/guids", "/v1/guid/1/2", "/"] {
-        let (s, b) = get_json(&c, p).await;
+        let (s, b) = integration::get_json_unlisted(&c, p).await;
         assert_eq!(s, 404, "{p}: {b}");
         assert_error_body(&b, "not_found");
     }

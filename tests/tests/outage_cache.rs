@@ -24,7 +24,7 @@ async fn flushed_or_stopped_cache_nodes_never_fail_a_request() {
             contents: "seeded".into(),
             url: None,
             scrap: None,
-            created_at: String::new(),
+            created_at: domain::posts::write::created_at(*id),
         };
         store.put(&post).await.unwrap();
     }

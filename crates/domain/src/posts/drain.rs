@@ -65,7 +65,8 @@ pub fn decode(body: &str) -> Result<Post, String> {
     if snowflake::decode(post.post_id).is_none() || post.post_id == 0 {
         return Err(format!("{} is not a post id", post.post_id));
     }
-    Ok(post)
+    // The time is the id's: whatever a message says, the stored post says that.
+    Ok(Post { created_at: super::write::created_at(post.post_id), ..post })
 }
 
 /// Retry pacing for unprocessed items and failed requests.
@@ -241,7 +242,10 @@ mod tests {
             assert!(decode(bad).is_err(), "{bad}");
         }
         assert!(decode(&"x".repeat(MAX_BODY_BYTES + 1)).is_err());
-        assert_eq!(decode(&body("u", BASE)).unwrap().post_id, BASE);
+        let post = decode(&body("u", BASE)).unwrap();
+        assert_eq!(post.post_id, BASE);
+        assert_eq!(post.created_at, crate::posts::write::created_at(BASE), "the id's time, not the message's");
+        assert!(post.created_at.ends_with('Z'), "{}", post.created_at);
     }
 
     #[tokio::test]
