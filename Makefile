@@ -15,7 +15,7 @@ help:
 	@echo "make dev          install what is missing, start emulator + Redis, build, deploy, follow logs (Ctrl-C stops)"
 	@echo "make up / down    the same stack, detached / stopped (endpoints in .local/endpoints.env)"
 	@echo "make test         fmt, clippy, template lint, unit tests, integration tests on a stack of their own"
-	@echo "make bench        benchmarks with their baselines (guid generator, preview extraction vs BeautifulSoup)"
+	@echo "make bench        every benchmark beside its same-run baseline -> docs/bench-report.md (starts the test stack if down)"
 	@echo "make status|logs  what is running / follow the logs"
 	@echo "make token U=alice  a bearer token for writes on the dev stack (signs alice up on first use)"
 
@@ -81,7 +81,12 @@ api-fuzz: bootstrap
 integration: bootstrap
 	scripts/integration.sh
 
-bench: bench-guid bench-og
+# Every benchmark beside its same-run baseline -> docs/bench-report.md (scripts/bench_report.py):
+# guid generator, preview extraction, drain throughput, HTTP load (the last two on the test
+# stack, started if down). BENCH_ONLY=guid,og runs a subset; BENCH_LOAD_REQUESTS (2000),
+# BENCH_LOAD_WORKERS (32), BENCH_DRAIN_MESSAGES (2000), BENCH_DRAIN_ROUNDS (3) from the environment.
+bench: bootstrap
+	$(PY) scripts/bench_report.py $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
 bench-guid:
 	$(CARGO) bench --locked -p snowflake --bench generator

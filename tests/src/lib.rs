@@ -179,9 +179,9 @@ pub async fn writers(prefix: &str, count: usize) -> Vec<Writer> {
     let python = root.join(".venv/bin/python");
     let mut cmd = std::process::Command::new(if python.exists() { python } else { "python3".into() });
     cmd.arg(root.join("scripts/signin.py")).args(&names).args(["--instance", "test", "--json"]);
-    // token.py bounds its own calls (5 s connect, 10 s read, 3 attempts per call).
+    // signin.py bounds its own calls (5 s connect, 10 s read, 3 attempts per call).
     let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().unwrap();
-    assert!(out.status.success(), "token.py failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "signin.py failed: {}", String::from_utf8_lossy(&out.stderr));
     let writers: Vec<Writer> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|line| {

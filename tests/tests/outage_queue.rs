@@ -48,13 +48,37 @@ async fn a_refused_send_is_503_and_leaves_no_trace() {
     // Restore the queue (same name, same URL) before asserting, so a failure leaves the stack usable.
     let mut create = sqs.create_queue().queue_name(&name);
     for (k, v) in attributes.attributes().into_iter().flatten() {
-        if matches!(k.as_str(), "VisibilityTimeout" | "MessageRetentionPeriod") {
+        // Everything the template sets, above all the redrive policy: without it the stack's
+        // later tests (and poison messages) would never reach the dead-letter queue.
+        if matches!(
+            k.as_str(),
+            "VisibilityTimeout"
+                | "MessageRetentionPeriod"
+                | "RedrivePolicy"
+                | "DelaySeconds"
+                | "MaximumMessageSize"
+                | "ReceiveMessageWaitTimeSeconds"
+                | "SqsManagedSseEnabled"
+        ) {
             create = create.attributes(k.clone(), v.clone());
         }
     }
     let recreated = create.send().await.unwrap();
     // Same account and name: the URL the function holds reaches it again (hosts may differ).
     assert!(recreated.queue_url().is_some_and(|u| u.ends_with(&format!("/{name}"))));
+    let restored = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy)
+        .send()
+        .await
+        .unwrap();
+    let redrive = |a: Option<&std::collections::HashMap<_, String>>| {
+        a.and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy)).cloned()
+    };
+    let before = redrive(attributes.attributes());
+    assert!(before.is_some(), "the template gives the posts queue a redrive policy");
+    assert_eq!(redrive(restored.attributes()), before, "the queue comes back with its redrive policy");
     for r in &refused {
         assert_eq!(r, &(503, Some("queue_unavailable".to_owned()), true));
     }
