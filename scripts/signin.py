@@ -13,8 +13,9 @@ usage: signin.py [USER ...] [--instance dev|test] [--password P] [--json]
     curl -H "Authorization: Bearer $TOKEN" -d '{"contents":"hi"}' "$API_URL/v1/posts"
 
 Against AWS set USER_POOL_ID, USER_POOL_CLIENT_ID (the stack's outputs) and AWS_REGION, with
-credentials allowed to call cognito-idp:AdminConfirmSignUp, and pass --password (a real pool's
-password policy applies). Locally the password defaults to a fixed development one.
+credentials allowed to call cognito-idp:AdminConfirmSignUp, and pass --password or set
+SIGNIN_PASSWORD (the pool's policy applies: 12+ characters, upper and lower case, digits).
+Locally the password defaults to a fixed development one.
 """
 import argparse
 import base64
@@ -73,9 +74,9 @@ def main():
     a = p.parse_args()
     env = settings(a.instance)
     local = "127.0.0.1" in env.get("AWS_ENDPOINT_URL", "") or "localhost" in env.get("AWS_ENDPOINT_URL", "")
-    password = a.password or (LOCAL_PASSWORD if local else None)
+    password = a.password or os.environ.get("SIGNIN_PASSWORD") or (LOCAL_PASSWORD if local else None)
     if not password:
-        sys.exit("--password is required outside the local stack")
+        sys.exit("--password (or SIGNIN_PASSWORD) is required outside the local stack")
     session = botocore.session.get_session()
     kwargs = {"region_name": env.get("AWS_REGION", "us-east-1"),
               "config": Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 3})}
