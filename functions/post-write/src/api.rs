@@ -87,11 +87,13 @@ async fn create<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQu
     }
     let input: PostInput = serde_json::from_value(value).map_err(|e| shape(&e))?;
     let author = author(req)?;
-    if input.names_other_user(author) {
-        return Err(not_yours());
-    }
+    // A malformed request is 400 whoever it names; a well-formed one for someone else is 403.
+    let someone_else = input.names_other_user(author);
     let request_hash = idempotency::hash(&[author, &input.contents, input.url.as_deref().unwrap_or("")]);
     let new = input.validate(author).map_err(|v| ApiError::bad_request(v.code, v.message))?;
+    if someone_else {
+        return Err(not_yours());
+    }
     let trace = trace(req);
 
     let Some(key) = idempotency_key(req)? else {
@@ -156,10 +158,11 @@ async fn compat_write<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: 
         contents: chassis::request::query(req, "contents").unwrap_or_default().to_owned(),
         url: chassis::request::query(req, "url").map(str::to_owned),
     };
-    if input.names_other_user(author) {
+    let someone_else = input.names_other_user(author);
+    let new = input.validate(author).map_err(|v| ApiError::bad_request(v.code, v.message))?;
+    if someone_else {
         return Err(not_yours());
     }
-    let new = input.validate(author).map_err(|v| ApiError::bad_request(v.code, v.message))?;
     let post = deps.writer.write(new, &trace(req)).await.map_err(write_error)?;
     Ok(json_response(StatusCode::OK, &post.as_reference()))
 }
@@ -339,6 +342,10 @@ mod tests {
         ev["body"] = r#"{"user_id":"42","contents":"as someone else"}"#.into();
         let (s, b, _) = call(&d, &ev).await;
         assert_eq!((s, b["code"].as_str()), (403, Some("forbidden")));
+        // Malformed is 400 first, whoever the body names.
+        ev["body"] = r#"{"user_id":"42","contents":""}"#.into();
+        let (s, b, _) = call(&d, &ev).await;
+        assert_eq!((s, b["code"].as_str()), (400, Some("invalid_contents")));
         assert_eq!(d.writer.queue.sent().len(), 2);
         assert!(d.writer.queue.sent().iter().all(|p| p.user_id == SUB));
     }
