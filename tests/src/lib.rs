@@ -81,7 +81,13 @@ async fn get_text(
     (status, ctype, res.text().await.unwrap())
 }
 
-fn json_of(method: &str, path: &str, status: u16, ctype: Option<String>, text: &str) -> (u16, serde_json::Value) {
+fn json_of(
+    method: &str,
+    path: &str,
+    status: u16,
+    ctype: Option<String>,
+    text: &str,
+) -> (u16, serde_json::Value) {
     let body = serde_json::from_str(text)
         .unwrap_or_else(|e| panic!("{method} {path}: {status} body is not JSON ({e}): {text}"));
     assert!(

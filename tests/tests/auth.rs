@@ -75,7 +75,8 @@ async fn the_author_is_the_token_subject_and_no_one_else() {
     let (_, page) = get_json(&c, &format!("/v1/users/{victim}/posts")).await;
     assert_eq!(page["posts"], json!([]));
     let (_, page) = get_json(&c, &format!("/v1/users/{}/posts", w.sub)).await;
-    let contents: Vec<&str> = page["posts"].as_array().unwrap().iter().filter_map(|p| p["contents"].as_str()).collect();
+    let contents: Vec<&str> =
+        page["posts"].as_array().unwrap().iter().filter_map(|p| p["contents"].as_str()).collect();
     assert_eq!(contents, ["me"]);
 }
 

@@ -3,7 +3,8 @@
 //! functions' log groups (requests, latency, per-node cache hits and misses, queue sends,
 //! drain figures, parked messages).
 
-use integration::{get_json_with, http, sdk, stack_output, writer};
+use integration::site::Site;
+use integration::{get_json_with, http, sdk, stack_output, unique, writer};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -99,9 +100,13 @@ async fn one_trace_id_follows_a_post_and_every_function_emits_emf() {
     .await;
     let ours: Vec<&Value> = write_lines.iter().filter(|l| trace_of(l) == Some(&trace_id)).collect();
     let requests = ours.iter().find(|l| is_emf(l) && metric_names(l).contains(&"Requests"));
-    let requests = requests.unwrap_or_else(|| panic!("no request EMF record for {trace_id}: {write_lines:?}"));
+    let requests =
+        requests.unwrap_or_else(|| panic!("no request EMF record for {trace_id}: {write_lines:?}"));
     assert_eq!(requests["_aws"]["CloudWatchMetrics"][0]["Namespace"], "PostService");
-    assert_eq!((requests["function"].as_str(), requests["status"].as_str()), (Some("post-write"), Some("201")));
+    assert_eq!(
+        (requests["function"].as_str(), requests["status"].as_str()),
+        (Some("post-write"), Some("201"))
+    );
     assert_eq!(requests["route"], "POST /v1/posts");
     assert!(requests["Latency"].as_f64().is_some_and(|ms| ms > 0.0));
     assert!(ours.iter().any(|l| is_emf(l) && l["QueueSends"] == 1.0), "{ours:?}");
@@ -121,7 +126,10 @@ async fn one_trace_id_follows_a_post_and_every_function_emits_emf() {
         .find(|l| is_emf(l) && trace_of(l) == Some(&read_trace) && l.get("node").is_some())
         .unwrap_or_else(|| panic!("no per-node cache record for {read_trace}: {read_lines:?}"));
     assert!(cache.get("CacheHits").is_some() || cache.get("CacheMisses").is_some(), "{cache}");
-    assert_eq!(cache["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["function"], ["function", "node"]]));
+    assert_eq!(
+        cache["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([["function"], ["function", "node"]])
+    );
 
     // queue-drain: the message's lines carry the same trace id, up to "post persisted"; its
     // batch record counts what it persisted.
@@ -140,7 +148,9 @@ async fn one_trace_id_follows_a_post_and_every_function_emits_emf() {
         "drain lines for {trace_id} (post {post_id}): {messages:?}"
     );
     assert!(
-        drain_lines.iter().any(|l| is_emf(l) && l["function"] == "queue-drain" && l["PostsPersisted"].as_f64() >= Some(1.0)),
+        drain_lines.iter().any(|l| is_emf(l)
+            && l["function"] == "queue-drain"
+            && l["PostsPersisted"].as_f64() >= Some(1.0)),
         "no drain EMF record"
     );
 }
@@ -187,7 +197,59 @@ async fn a_dead_letter_keeps_its_trace_id_into_the_parked_table() {
         dlq_lines.iter().filter(|l| trace_of(l) == Some(&trace_id)).collect::<Vec<_>>()
     );
     assert!(
-        dlq_lines.iter().any(|l| is_emf(l) && l["function"] == "dlq-handler" && l["MessagesParked"].as_f64() >= Some(1.0)),
+        dlq_lines.iter().any(|l| is_emf(l)
+            && l["function"] == "dlq-handler"
+            && l["MessagesParked"].as_f64() >= Some(1.0)),
         "no parked EMF record"
+    );
+}
+
+#[tokio::test]
+async fn previews_count_fetches_and_cache_hits_and_guid_counts_its_lease() {
+    let (c, site) = (http(), Site::start().await);
+    let since = now_ms() - 5_000;
+    let url = site.url(&format!("/counted?run={}", unique("emf")));
+    let encoded: String = url
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    // The same link twice: fetched once, then a cache hit; each under its own trace id.
+    let mut traces = Vec::new();
+    for _ in 0..2 {
+        let (trace_id, traceparent) = trace();
+        let (s, b) =
+            get_json_with(&c, &format!("/v1/scrap?url={encoded}"), &[("traceparent", &traceparent)]).await;
+        assert_eq!(s, 200, "{b}");
+        traces.push(trace_id);
+    }
+    let group = stack_output("ScrapLogGroupName").await;
+    let record = |ls: &[Value], trace: &str, metric: &str| {
+        ls.iter().any(|l| is_emf(l) && trace_of(l) == Some(trace) && l[metric].as_f64() == Some(1.0))
+    };
+    let lines = wait_for_lines(&group, since, |ls| {
+        record(ls, &traces[0], "PreviewFetches") && record(ls, &traces[1], "PreviewCacheHits")
+    })
+    .await;
+    assert!(record(&lines, &traces[0], "PreviewFetches"), "first call fetched: {lines:?}");
+    assert!(record(&lines, &traces[0], "PreviewCacheMisses"), "first call missed the cache");
+    assert!(record(&lines, &traces[1], "PreviewCacheHits"), "second call hit the cache");
+    assert!(!record(&lines, &traces[1], "PreviewFetches"), "second call fetched nothing");
+    assert_eq!(site.hits(url.trim_start_matches(&site.url(""))), 1);
+
+    // guid took a worker lease when it started (some request of this stack's life made it
+    // start): counted as a lease acquisition.
+    let (s, _) = get_json_with(&c, "/v1/guid", &[]).await;
+    assert_eq!(s, 200);
+    let group = stack_output("GuidLogGroupName").await;
+    let lines = wait_for_lines(&group, 0, |ls| {
+        ls.iter()
+            .any(|l| is_emf(l) && l["function"] == "guid" && l["LeaseAcquisitions"].as_f64() >= Some(1.0))
+    })
+    .await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| is_emf(l) && l["function"] == "guid" && l["LeaseAcquisitions"].as_f64() >= Some(1.0)),
+        "no lease acquisition counted by guid"
     );
 }

@@ -50,7 +50,8 @@ async fn flushed_or_stopped_cache_nodes_never_fail_a_request() {
         async move {
             let mut statuses = Vec::new();
             for i in 0..8 {
-                let (s, b, _) = w.post(&c, "/v1/posts", &json!({"contents": format!("during {i}")}), &[]).await;
+                let (s, b, _) =
+                    w.post(&c, "/v1/posts", &json!({"contents": format!("during {i}")}), &[]).await;
                 assert!(b.is_object());
                 statuses.push(s);
                 let (s, _) = get_json(&c, &format!("/v1/users/{uid}/posts")).await;

@@ -4,8 +4,8 @@
 use adapters::DynamoPosts;
 use domain::posts::Post;
 use integration::{
-    api_url, assert_error_body, cache_nodes, get_json, get_json_with, http, page_ids, redis_node,
-    sdk, stack_output, unique, writer,
+    api_url, assert_error_body, cache_nodes, get_json, get_json_with, http, page_ids, redis_node, sdk,
+    stack_output, unique, writer,
 };
 use serde_json::{Value, json};
 use snowflake::layout::{WorkerSlot, compose};

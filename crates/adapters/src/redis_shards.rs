@@ -291,15 +291,7 @@ impl PreviewCache for RedisShards {
         if self.is_empty() {
             return Ok(None);
         }
-        let found: Option<String> = self
-            .lookup(key, |mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await })
-            .await?;
-        chassis::metrics::count(
-            if found.is_some() { "PreviewCacheHits" } else { "PreviewCacheMisses" },
-            &[],
-            1,
-        );
-        Ok(found)
+        self.lookup(key, |mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await }).await
     }
 
     async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError> {

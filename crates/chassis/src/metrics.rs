@@ -135,6 +135,11 @@ pub fn count(metric: &'static str, dimensions: &[(&'static str, &str)], n: u64) 
     *tally.entry(key).or_default().entry(metric).or_default() += n;
 }
 
+/// [`count`] without dimensions: what `domain::telemetry` is pointed at.
+pub fn count_total(metric: &'static str, n: u64) {
+    count(metric, &[], n);
+}
+
 /// The records of everything counted since the last flush, emptying the tally.
 pub fn take(function: &str) -> Vec<Record> {
     let tally = std::mem::take(&mut *TALLY.lock().unwrap_or_else(PoisonError::into_inner));

@@ -7,6 +7,7 @@
 //! - [`posts`]: posts, their validation, and the write and read flows over their ports.
 //! - [`keys`]: every cache key, named in one place.
 //! - [`clock_text`]: timestamps as RFC 3339 text.
+//! - [`telemetry`]: counts of what the domain decided, recorded by what the function installs.
 //! - `fakes` (feature `fakes`): in-memory implementations of the ports for tests.
 
 pub mod clock_text;
@@ -15,6 +16,7 @@ pub mod keys;
 pub mod lease;
 pub mod posts;
 pub mod scrap;
+pub mod telemetry;
 
 #[cfg(any(test, feature = "fakes"))]
 pub mod fakes;

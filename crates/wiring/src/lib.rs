@@ -6,8 +6,16 @@
 //! - [`scrap`]: fetcher, preview cache and rate limiter settings (`CACHE_NODES`, `SCRAP_*`).
 //! - [`ids`]: the worker-lease issuer (`LEASE_*`, `MAX_CLOCK_BACKWARDS_MS`).
 //! - [`posts`]: tables, queue, list length, preview budget (`POSTS_*`, `POST_*`, ...).
+//! - [`observability`]: logging and metrics, set up first thing in every `main`.
 
 pub mod cache;
 pub mod ids;
 pub mod posts;
 pub mod scrap;
+
+/// Logs and metrics, the same in every function: JSON log lines (chassis), and the domain's
+/// counts recorded as EMF beside the adapters' own, flushed once per invocation.
+pub fn observability() {
+    chassis::logging::init();
+    domain::telemetry::install(chassis::metrics::count_total);
+}

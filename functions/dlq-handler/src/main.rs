@@ -10,7 +10,7 @@ use lambda_runtime::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    chassis::logging::init();
+    wiring::observability();
     let env = chassis::Env::process();
     let queue_url = env.required("POSTS_QUEUE_URL")?;
     let parked_table = env.required("PARKED_TABLE")?;

@@ -12,7 +12,7 @@ use snowflake::SystemClock;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    chassis::logging::init();
+    wiring::observability();
     let config = wiring::ids::IdSettings::from_env(&chassis::Env::process())?;
     let sdk = adapters::aws::load(adapters::aws::Timeouts::default()).await;
     let store = DynamoLeaseStore::from_sdk(&sdk, &config.lease_table);

@@ -12,7 +12,7 @@ use wiring::posts::PostSettings;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    chassis::logging::init();
+    wiring::observability();
     let env = chassis::Env::process();
     let posts = PostSettings::from_env(&env)?;
     let sdk = adapters::aws::load(adapters::aws::Timeouts::default()).await;

@@ -20,7 +20,7 @@ use wiring::{ids::IdSettings, posts::PostSettings, posts::WriteSettings, scrap::
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    chassis::logging::init();
+    wiring::observability();
     let env = chassis::Env::process();
     let (ids, scrap) = (IdSettings::from_env(&env)?, ScrapSettings::from_env(&env)?);
     let (posts, write) = (PostSettings::from_env(&env)?, WriteSettings::from_env(&env)?);

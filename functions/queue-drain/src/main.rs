@@ -11,7 +11,7 @@ use lambda_runtime::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    chassis::logging::init();
+    wiring::observability();
     let env = chassis::Env::process();
     let posts = wiring::posts::PostSettings::from_env(&env)?;
     let sdk = adapters::aws::load(adapters::aws::Timeouts::default()).await;

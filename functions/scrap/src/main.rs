@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    chassis::logging::init();
+    wiring::observability();
     let env = chassis::Env::process();
     let config = wiring::scrap::ScrapSettings::from_env(&env)?;
     let sdk = adapters::aws::load(adapters::aws::Timeouts::default()).await;

@@ -244,7 +244,11 @@ mod tests {
         assert!(decode(&"x".repeat(MAX_BODY_BYTES + 1)).is_err());
         let post = decode(&body("u", BASE)).unwrap();
         assert_eq!(post.post_id, BASE);
-        assert_eq!(post.created_at, crate::posts::write::created_at(BASE), "the id's time, not the message's");
+        assert_eq!(
+            post.created_at,
+            crate::posts::write::created_at(BASE),
+            "the id's time, not the message's"
+        );
         assert!(post.created_at.ends_with('Z'), "{}", post.created_at);
     }
 

@@ -9,7 +9,7 @@
 
 use super::link::{self, AddressPolicy, LinkError};
 use super::{CacheError, FetchError, Fetcher, Preview, PreviewCache};
-use crate::keys;
+use crate::{keys, telemetry};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
@@ -80,7 +80,7 @@ impl<F: Fetcher, C: PreviewCache> Scraper<F, C> {
         let digest = digest(&link::normalize(&url));
         let key = keys::preview(&digest);
         if let Some(hit) = self.cached(&key).await {
-            return Ok(hit?);
+            return Ok(answered_from_cache(hit)?);
         }
         let lock = keys::preview_lock(&digest);
         let holds_lock = self.cache.lock(&lock, self.config.lock_ttl).await.unwrap_or_else(|e| {
@@ -92,14 +92,16 @@ impl<F: Fetcher, C: PreviewCache> Scraper<F, C> {
             // lookup and our lock: look again before fetching.
             if let Some(hit) = self.cached(&key).await {
                 self.release(&lock).await;
-                return Ok(hit?);
+                return Ok(answered_from_cache(hit)?);
             }
         } else {
+            // Another request fetched it: a cache hit for this one.
             if let Some(hit) = self.wait_for(&key).await {
-                return Ok(hit?);
+                return Ok(answered_from_cache(hit)?);
             }
             tracing::warn!(url = %url, "preview lock holder gave no result; fetching");
         }
+        telemetry::count("PreviewCacheMisses", 1);
         let outcome = self.fetch(&url).await;
         let record = match &outcome {
             Ok(p) => Some((Cached::Preview(Box::new(p.clone())), self.config.preview_ttl)),
@@ -171,6 +173,12 @@ fn digest(s: &str) -> String {
         let _ = write!(out, "{b:02x}");
         out
     })
+}
+
+/// Counts a preview (or a cached failure) answered without fetching.
+fn answered_from_cache<T>(hit: T) -> T {
+    telemetry::count("PreviewCacheHits", 1);
+    hit
 }
 
 #[cfg(test)]
