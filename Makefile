@@ -15,7 +15,7 @@ help:
 	@echo "make dev          install what is missing, start emulator + Redis, build, deploy, follow logs (Ctrl-C stops)"
 	@echo "make up / down    the same stack, detached / stopped (endpoints in .local/endpoints.env)"
 	@echo "make test         fmt, clippy, template lint, unit tests, integration tests on a stack of their own"
-	@echo "make bench        every benchmark beside its same-run baseline -> docs/bench-report.md (starts the test stack if down)"
+	@echo "make bench        every benchmark beside its same-run baseline -> docs/bench-report.md (on a stack of its own)"
 	@echo "make status|logs  what is running / follow the logs"
 	@echo "make token U=alice  a bearer token for writes on the dev stack (signs alice up on first use)"
 
@@ -32,10 +32,10 @@ up: bootstrap
 	$(PY) scripts/stack.py up
 
 down:
-	@if [ -x $(PY) ]; then $(PY) scripts/stack.py down; $(PY) scripts/stack.py down --instance test; fi
+	@if [ -x $(PY) ]; then for i in dev test bench; do $(PY) scripts/stack.py down --instance $$i; done; fi
 
 status:
-	@$(PY) scripts/stack.py status; $(PY) scripts/stack.py status --instance test
+	@for i in dev test bench; do $(PY) scripts/stack.py status --instance $$i; done
 
 logs:
 	$(PY) scripts/stack.py logs
@@ -82,8 +82,8 @@ integration: bootstrap
 	scripts/integration.sh
 
 # Every benchmark beside its same-run baseline -> docs/bench-report.md (scripts/bench_report.py):
-# guid generator, preview extraction, drain throughput, HTTP load (the last two on the test
-# stack, started if down). BENCH_ONLY=guid,og runs a subset; BENCH_LOAD_REQUESTS (2000),
+# guid generator, preview extraction, drain throughput, HTTP load (the last two on a stack of
+# their own, the `bench` instance: started if down, and stopped again). BENCH_ONLY=guid,og runs a subset; BENCH_LOAD_REQUESTS (2000),
 # BENCH_LOAD_WORKERS (32), BENCH_DRAIN_MESSAGES (2000), BENCH_DRAIN_ROUNDS (3) from the environment.
 bench: bootstrap
 	$(PY) scripts/bench_report.py $(if $(BENCH_ONLY),--only $(BENCH_ONLY))

@@ -10,14 +10,15 @@ usage: bench_report.py [--only guid,og,drain,load] [--out PATH] [--save DIR] [--
   og     bench/og_compare.sh: opengraph::extract against BeautifulSoup (html.parser, lxml) on
          the same pages, in one run.
   drain  cargo run --release --locked -p integration --bin drain_bench: queue-drain's batch path
-         against one PutItem per message, same table, one run. Needs the test stack.
+         against one PutItem per message, same table, one run. Needs the bench stack.
   load   scripts/load.py twice with the same workers and requests: the posts mix (writes with a
-         token, reads), then --mode floor (GET /v1/guid/1, no backend work). Needs the test stack.
+         token, reads), then --mode floor (GET /v1/guid/1, no backend work). Needs the bench stack.
 
-drain and load use the local test stack (`scripts/stack.py up --instance test`, endpoints in
-.local/test/endpoints.env). If it answers it is used and left running; if it is down this script
-starts it and stops it again at the end; if its emulator is up but the API does not answer
-(someone deploying it), the run fails rather than deploy on top.
+drain and load use the local bench stack (`scripts/stack.py up --instance bench`, endpoints in
+.local/bench/endpoints.env): the template's defaults, no fault proxy, and not the stack `make
+test` disturbs. If it answers it is used and left running; if it is down this script starts it
+and stops it again at the end; if its emulator is up but the API does not answer (someone
+deploying it), the run fails rather than deploy on top.
 
 Settings (environment): BENCH_LOAD_REQUESTS (default 2000), BENCH_LOAD_WORKERS (32),
 BENCH_DRAIN_MESSAGES (2000), BENCH_DRAIN_ROUNDS (3), BENCH_TIMEOUT_S (per command, 3600);
@@ -51,9 +52,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PY = ROOT / ".venv" / "bin" / "python"
 BENCHES = ("guid", "og", "drain", "load")
-TEST_STATE = ROOT / ".local" / "test"
+INSTANCE = "bench"  # scripts/stack.py's instance for benchmarks
+TEST_STATE = ROOT / ".local" / INSTANCE
 TEST_ENDPOINTS = TEST_STATE / "endpoints.env"
-TEST_EMULATOR = "http://127.0.0.1:4599"  # scripts/stack.py, instance test
+TEST_EMULATOR = "http://127.0.0.1:4588"  # scripts/stack.py, instance bench
 GUID_CAP = 4_096_000  # ids/s: 4,096 ids per millisecond, the id layout's limit
 GUID_IDS = ("system_clock_100k_ids", "uncapped_clock_100k_ids", "reference_sequence_reset_100k_calls")
 
@@ -297,7 +299,7 @@ def parse_load(stdout, mode):
     return {"summary": s, "text": body}
 
 
-# ---------------------------------------------------------------- the test stack
+# ---------------------------------------------------------------- the bench stack
 def api_answers(api_url):
     try:
         with urllib.request.urlopen(f"{api_url.rstrip('/')}/v1/guid/1", timeout=10) as r:
@@ -315,7 +317,7 @@ def emulator_answers():
 
 
 class TestStack:
-    """The test stack for drain and load: used as found if it answers, else started (and then
+    """The bench stack for drain and load: used as found if it answers, else started (and then
     stopped by stop())."""
 
     def __init__(self, runner):
@@ -330,32 +332,32 @@ class TestStack:
             self.env = {}
             return self.env
         if TEST_ENDPOINTS.exists() and api_answers(read_env_file(TEST_ENDPOINTS).get("API_URL", "")):
-            log(f"test stack answers ({TEST_ENDPOINTS.relative_to(ROOT)}); using it, leaving it running")
+            log(f"bench stack answers ({TEST_ENDPOINTS.relative_to(ROOT)}); using it, leaving it running")
         elif emulator_answers():
-            # Someone else's stack, being deployed or torn down (a `make test`?): a second
+            # Someone else's stack, being deployed or torn down: a second
             # `up` on top of it could break both.
-            raise BenchError("the test emulator (:4599) is up but the stack's API does not answer (someone's "
-                             "`make test` deploying?); retry later, or stop it: "
-                             ".venv/bin/python scripts/stack.py down --instance test")
+            raise BenchError("the bench emulator (:4588) is up but the stack's API does not answer (someone "
+                             "deploying it?); retry later, or stop it: "
+                             ".venv/bin/python scripts/stack.py down --instance bench")
         else:
-            log("test stack down; starting it (and stopping it at the end)")
+            log("bench stack down; starting it (and stopping it at the end)")
             self.started = True
             try:
-                subprocess.run([str(PY), "scripts/stack.py", "up", "--instance", "test"], cwd=ROOT, check=True,
+                subprocess.run([str(PY), "scripts/stack.py", "up", "--instance", INSTANCE], cwd=ROOT, check=True,
                                stdout=sys.stderr)
             except subprocess.CalledProcessError as e:
-                raise BenchError(f"`scripts/stack.py up --instance test` exited {e.returncode}") from None
+                raise BenchError(f"`scripts/stack.py up --instance {INSTANCE}` exited {e.returncode}") from None
             if not TEST_ENDPOINTS.exists():
-                raise BenchError(f"the test stack is up but {TEST_ENDPOINTS} is missing")
+                raise BenchError(f"the bench stack is up but {TEST_ENDPOINTS} is missing")
             if not api_answers(read_env_file(TEST_ENDPOINTS).get("API_URL", "")):
-                raise BenchError("the test stack was deployed but GET /v1/guid/1 does not answer 200")
+                raise BenchError("the bench stack was deployed but GET /v1/guid/1 does not answer 200")
         self.env = read_env_file(TEST_ENDPOINTS)
         return self.env
 
     def stop(self):
         if self.started:
-            log("stopping the test stack this script started")
-            subprocess.run([str(PY), "scripts/stack.py", "down", "--instance", "test"], cwd=ROOT, stdout=sys.stderr)
+            log("stopping the bench stack this script started")
+            subprocess.run([str(PY), "scripts/stack.py", "down", "--instance", INSTANCE], cwd=ROOT, stdout=sys.stderr)
             self.started = False
 
 
@@ -476,14 +478,14 @@ def bench_drain(runner, stack):
         cmd = cmd[:-2] + [str(m["messages"]), str(r["rounds"])]
     elif m["messages"] != n:
         raise BenchError(f"drain: asked for {n} messages a round, drain_bench says {m['messages']}")
-    command = f"set -a; . .local/test/endpoints.env; set +a; {shell(cmd)}"
+    command = f"set -a; . .local/{INSTANCE}/endpoints.env; set +a; {shell(cmd)}"
     rows = [("drain: posts persisted per second",
              f"queue-drain batch path (BatchWriteItem, 25 at a time): **{m['batch']:,} posts/s** "
              f"(median of {r['rounds']} rounds of {m['messages']:,})",
              f"one PutItem per message, same table: {m['single']:,} posts/s",
              f"**{m['ratio']:.1f}x**", command)]
     detail = (f"Command: `{command}` (`tests/src/bin/drain_bench.rs`; each round writes fresh posts both ways "
-              "on the same table of the test stack's emulator).\n\n" + r["table"])
+              "on the same table of the bench stack's emulator).\n\n" + r["table"])
     return rows, detail
 
 
@@ -491,7 +493,7 @@ def bench_load(runner, stack):
     requests = env_int("BENCH_LOAD_REQUESTS", 2000, 1, 20000)
     workers = env_int("BENCH_LOAD_WORKERS", 32, 1, 64)
     stack.ensure()
-    base = [str(PY.relative_to(ROOT)), "scripts/load.py", "--instance", "test", "--requests", str(requests),
+    base = [str(PY.relative_to(ROOT)), "scripts/load.py", "--instance", INSTANCE, "--requests", str(requests),
             "--concurrency", str(workers), "--duration", "300"]
     env = dict(os.environ)
     posts_cmd, floor_cmd = base, base + ["--mode", "floor"]

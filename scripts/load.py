@@ -31,8 +31,8 @@ obtained, or a failed check; exit 0 otherwise.
 
 Examples:
     .venv/bin/python scripts/load.py --requests 2000 --concurrency 8 --read-ratio 0.8 --users 50
-    .venv/bin/python scripts/load.py --instance test --requests 2000 --concurrency 32
-    .venv/bin/python scripts/load.py --instance test --requests 2000 --concurrency 32 --mode floor
+    .venv/bin/python scripts/load.py --instance bench --requests 2000 --concurrency 32
+    .venv/bin/python scripts/load.py --instance bench --requests 2000 --concurrency 32 --mode floor
 """
 import argparse, http.client, json, os, random, secrets, string, subprocess, sys, threading, time
 from collections import Counter
@@ -44,7 +44,8 @@ TIMEOUT_S = 10.0
 TOKEN_SCRIPT = "signin.py"  # scripts/signin.py USER... --instance I --json: one JSON line a user
 TOKEN_TIMEOUT_S, TOKEN_TIMEOUT_PER_USER_S = 60.0, 5.0  # per signin.py process
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENDPOINTS = {"dev": ".local/endpoints.env", "test": ".local/test/endpoints.env"}
+ENDPOINTS = {"dev": ".local/endpoints.env", "test": ".local/test/endpoints.env",
+             "bench": ".local/bench/endpoints.env"}
 MODE_OPS = {"posts": ("write", "read"), "floor": ("floor",)}
 EXPECTED = {"write": 201, "read": 200, "floor": 200}
 FLOOR_PATH = "/v1/guid/1"  # the guid decode route: a pure function of the path

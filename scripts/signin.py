@@ -2,11 +2,11 @@
 """A bearer token for writing posts: signs a user up in the stack's Cognito user pool (once),
 confirms them, signs in with USER_PASSWORD_AUTH and prints the access token.
 
-usage: signin.py [USER ...] [--instance dev|test] [--password P] [--json]
+usage: signin.py [USER ...] [--instance dev|test|bench] [--password P] [--json]
 
   USER        user name (default: $USER or "dev"); created on first use. Several users give
               one line each.
-  --instance  which local stack (.local/endpoints.env or .local/test/endpoints.env).
+  --instance  which local stack (.local/endpoints.env, .local/test/ or .local/bench/endpoints.env).
   --json      print {"user", "sub", "access_token", "id_token", "expires_in"} instead.
 
     TOKEN=$(.venv/bin/python scripts/signin.py alice)
@@ -28,7 +28,7 @@ import botocore.session
 from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
-STATES = {"dev": ROOT / ".local", "test": ROOT / ".local" / "test"}
+STATES = {"dev": ROOT / ".local", "test": ROOT / ".local" / "test", "bench": ROOT / ".local" / "bench"}
 LOCAL_PASSWORD = "Local-dev-passw0rd"
 
 

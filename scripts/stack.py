@@ -15,9 +15,9 @@ usage: stack.py up|down|dev|status|logs [--instance dev|test] [--no-build] [--js
           `EMF name=value`); --json-logs prints them as written, JSON as in AWS.
   invoke  send a sample event (events/) straight to a deployed function, print its answer.
 
-Two instances can run side by side: `dev` (emulator :4566, Redis :6380-6382, state in .local/)
-for people, and `test` (:4599, :6390-6392, .local/test/) for `make test`, so the test suite
-never touches a stack someone is using.
+Three instances can run side by side: `dev` (emulator :4566, Redis :6380-6382, state in .local/)
+for people, `test` (:4599, :6390-6392, .local/test/) for `make test`, so the test suite never
+touches a stack someone is using, and `bench` (:4588, :6385-6387, .local/bench/) for `make bench`.
 
 Runs on the project venv's Python (boto3 comes with the emulator). Endpoints come only from the
 standard AWS settings, as the functions and the tests see them.
@@ -53,6 +53,10 @@ INSTANCES = {
     "test": {"port": 4599, "redis": [6390, 6391, 6392], "state": ROOT / ".local" / "test", "stack": "post-service-test",
              "params": {"ScrapRateLimit": "1000000", "PostsQueueVisibilitySeconds": "2", "CompatWriteEnabled": "true"},
              "function_env": {"SCRAP_ALLOW_LOOPBACK": "true"}, "fault_proxy": 4598},
+    # `make bench`'s own stack: template defaults, no fault proxy in the way, and never the stack
+    # a `make test` is disturbing at the same moment.
+    "bench": {"port": 4588, "redis": [6385, 6386, 6387], "state": ROOT / ".local" / "bench",
+              "stack": "post-service-bench", "params": {}, "function_env": {}, "fault_proxy": None},
 }
 BUCKET = "post-service-artifacts"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
