@@ -407,29 +407,55 @@ pub mod posts {
     }
 }
 
-/// Idempotency records in memory, with the store's semantics (expiries not enforced).
-#[derive(Debug, Default)]
+/// Idempotency records in memory, with the table's rules: an in-progress claim blocks until
+/// it expires, and an expired one of the same request hands its post id to the next claim.
+#[derive(Default)]
 pub struct MemoryIdempotency {
-    pub records: Mutex<std::collections::HashMap<String, crate::posts::idempotency::Claim>>,
+    pub records: Mutex<std::collections::HashMap<String, MemoryRecord>>,
+    /// Makes `complete` fail, as a table that took the claim and then went away.
+    pub fail_complete: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemoryRecord {
+    InProgress { request_hash: String, post_id: u64, until_ms: u64 },
+    Completed { request_hash: String, status: u16, body: String },
 }
 
 impl crate::posts::idempotency::IdempotencyStore for MemoryIdempotency {
     async fn claim(
         &self,
         key: &str,
-        _: &str,
-        _: u64,
-        _: u64,
+        request_hash: &str,
+        post_id: u64,
+        now_ms: u64,
+        in_progress_ms: u64,
     ) -> Result<crate::posts::idempotency::Claim, crate::posts::StoreError> {
         use crate::posts::idempotency::Claim;
         let mut records = self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match records.get(key) {
-            Some(existing) => Ok(existing.clone()),
-            None => {
-                records.insert(key.to_owned(), Claim::InProgress);
-                Ok(Claim::Claimed)
-            }
-        }
+        let post_id =
+            match records.get(key) {
+                None => post_id,
+                Some(MemoryRecord::InProgress { until_ms, .. }) if *until_ms >= now_ms => {
+                    return Ok(Claim::InProgress);
+                }
+                Some(MemoryRecord::InProgress { request_hash: h, post_id: earlier, .. }) => {
+                    if h == request_hash { *earlier } else { post_id }
+                }
+                Some(MemoryRecord::Completed { request_hash, status, body }) => {
+                    return Ok(Claim::Completed {
+                        request_hash: request_hash.clone(),
+                        status: *status,
+                        body: body.clone(),
+                    });
+                }
+            };
+        let until_ms = now_ms + in_progress_ms;
+        records.insert(
+            key.to_owned(),
+            MemoryRecord::InProgress { request_hash: request_hash.to_owned(), post_id, until_ms },
+        );
+        Ok(Claim::Claimed { post_id })
     }
     async fn complete(
         &self,
@@ -439,11 +465,11 @@ impl crate::posts::idempotency::IdempotencyStore for MemoryIdempotency {
         body: &str,
         _: u64,
     ) -> Result<(), crate::posts::StoreError> {
-        let done = crate::posts::idempotency::Claim::Completed {
-            request_hash: request_hash.to_owned(),
-            status,
-            body: body.to_owned(),
-        };
+        if self.fail_complete.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(crate::posts::StoreError("idempotency table unavailable".into()));
+        }
+        let done =
+            MemoryRecord::Completed { request_hash: request_hash.to_owned(), status, body: body.to_owned() };
         self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key.to_owned(), done);
         Ok(())
     }

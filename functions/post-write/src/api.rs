@@ -102,9 +102,12 @@ async fn create<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQu
     };
     let key = idempotency::hash(&["POST /v1/posts", &new.user_id, &key]);
     let now_ms = domain::clock_text::now_unix_ms();
-    let decision = idempotency::decide(&deps.idempotency, &key, &request_hash, now_ms, IN_PROGRESS_MS)
-        .await
-        .map_err(|e| ApiError::unavailable("idempotency_unavailable", "retry shortly", e))?;
+    // The id is chosen before the claim and recorded with it (see domain::posts::idempotency).
+    let offered = deps.writer.reserve_id().await.map_err(write_error)?;
+    let decision =
+        idempotency::decide(&deps.idempotency, &key, &request_hash, offered, now_ms, IN_PROGRESS_MS)
+            .await
+            .map_err(|e| ApiError::unavailable("idempotency_unavailable", "retry shortly", e))?;
     match decision {
         Decision::Replay { status, body } => Ok(replay(status, body)),
         Decision::KeyReused => Err(ApiError::new(
@@ -118,14 +121,14 @@ async fn create<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQu
             "a request with this Idempotency-Key is still running; retry shortly",
         )
         .with_retry_after(1)),
-        Decision::Run => match deps.writer.write(new, &trace).await {
+        Decision::Run { post_id } => match deps.writer.write_as(new, post_id, &trace).await {
             Ok(post) => {
                 let response = json_response(StatusCode::CREATED, &post);
                 let body = String::from_utf8_lossy(response.body().as_ref()).into_owned();
                 let expires = now_ms / 1_000 + adapters::idempotency_table::RECORD_TTL_S;
                 if let Err(e) = deps.idempotency.complete(&key, &request_hash, 201, &body, expires).await {
-                    // The post is accepted; a retry inside IN_PROGRESS_MS is told to wait, later
-                    // it would run again. Logged for the operator.
+                    // The post is accepted; a retry inside IN_PROGRESS_MS is told to wait, a
+                    // later one runs again under the same post id: the same post, not another.
                     tracing::error!(error = %e, post_id = post.post_id, "idempotency record not completed");
                 }
                 Ok(response)
@@ -298,6 +301,35 @@ mod tests {
         other["body"] = r#"{"contents":"Something else"}"#.into();
         let (s, b, _) = call(&d, &other).await;
         assert_eq!((s, b["code"].as_str()), (422, Some("idempotency_key_reused")));
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_is_rewritten_under_the_same_post_id() {
+        let d = deps(true);
+        let ev = event("post-write-idempotent.json");
+        // SQS takes the post, then the answer cannot be recorded.
+        d.idempotency.fail_complete.store(true, Ordering::SeqCst);
+        let (s1, b1, _) = call(&d, &ev).await;
+        assert_eq!(s1, 201, "{b1}");
+        d.idempotency.fail_complete.store(false, Ordering::SeqCst);
+        // A retry while the claim is fresh waits.
+        assert_eq!(call(&d, &ev).await.0, 409);
+        // Once the claim expired, the retry runs again: under the first post id.
+        for record in d.idempotency.records.lock().unwrap().values_mut() {
+            if let domain::fakes::MemoryRecord::InProgress { until_ms, .. } = record {
+                *until_ms = 0;
+            }
+        }
+        let (s2, b2, _) = call(&d, &ev).await;
+        assert_eq!(s2, 201, "{b2}");
+        assert_eq!(b2["post_id"], b1["post_id"], "the same post, not a second one");
+        let sent = d.writer.queue.sent();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0].post_id, sent[1].post_id);
+        // And that answer is recorded: the next retry replays it.
+        let (s3, b3, res) = call(&d, &ev).await;
+        assert_eq!((s3, &b3), (201, &b2));
+        assert_eq!(res.headers()["idempotent-replayed"], "true");
     }
 
     #[tokio::test]

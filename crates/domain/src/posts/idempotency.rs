@@ -3,6 +3,11 @@
 //! body is refused (422). The record pattern is Powertools': the first request claims the key
 //! as in progress (with an expiry, so a crashed invocation cannot lock it for long), then
 //! completes it with the answer; a failure deletes the claim so the retry can run.
+//!
+//! The claim also records the post id the request will write under. If the invocation dies, or
+//! its answer cannot be recorded, after SQS accepted the post, the claim expires still in
+//! progress; the retry that reclaims it (same key, same body) writes under the recorded id, so
+//! it makes the same post again rather than a second one.
 
 use super::StoreError;
 use sha2::{Digest, Sha256};
@@ -11,8 +16,10 @@ use std::future::Future;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// The key is new (or its record expired): run the request, then complete or release.
-    Claimed,
+    /// The key is new (or its record expired): run the request under `post_id`, then complete
+    /// or release. `post_id` is the one an earlier, unfinished claim of the same request
+    /// recorded, else the one offered.
+    Claimed { post_id: u64 },
     /// The key was answered before.
     Completed { request_hash: String, status: u16, body: String },
     /// Another request with this key is running.
@@ -21,10 +28,12 @@ pub enum Claim {
 
 /// Where idempotency records live (a DynamoDB table with a TTL attribute).
 pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` for the request hashed `request_hash`, offering `post_id` as its post id.
     fn claim(
         &self,
         key: &str,
         request_hash: &str,
+        post_id: u64,
         now_ms: u64,
         in_progress_ms: u64,
     ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
@@ -42,8 +51,14 @@ pub trait IdempotencyStore: Send + Sync {
 /// What to do with a request that carries a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Run,
-    Replay { status: u16, body: String },
+    /// Run the request, writing under `post_id`.
+    Run {
+        post_id: u64,
+    },
+    Replay {
+        status: u16,
+        body: String,
+    },
     KeyReused,
     InProgress,
 }
@@ -52,11 +67,12 @@ pub async fn decide<S: IdempotencyStore>(
     store: &S,
     key: &str,
     request_hash: &str,
+    post_id: u64,
     now_ms: u64,
     in_progress_ms: u64,
 ) -> Result<Decision, StoreError> {
-    Ok(match store.claim(key, request_hash, now_ms, in_progress_ms).await? {
-        Claim::Claimed => Decision::Run,
+    Ok(match store.claim(key, request_hash, post_id, now_ms, in_progress_ms).await? {
+        Claim::Claimed { post_id } => Decision::Run { post_id },
         Claim::Completed { request_hash: h, status, body } if h == request_hash => {
             Decision::Replay { status, body }
         }
@@ -76,4 +92,45 @@ pub fn hash(parts: &[&str]) -> String {
         let _ = write!(s, "{b:02x}");
         s
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{MemoryIdempotency, MemoryRecord};
+
+    const MIN: u64 = 60_000;
+
+    fn expire(store: &MemoryIdempotency) {
+        for record in store.records.lock().unwrap().values_mut() {
+            if let MemoryRecord::InProgress { until_ms, .. } = record {
+                *until_ms = 0;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_runs_once_and_replays_its_answer() {
+        let s = MemoryIdempotency::default();
+        assert_eq!(decide(&s, "k", "h", 7, 1_000, MIN).await.unwrap(), Decision::Run { post_id: 7 });
+        assert_eq!(decide(&s, "k", "h", 8, 1_001, MIN).await.unwrap(), Decision::InProgress);
+        s.complete("k", "h", 201, "{}", 0).await.unwrap();
+        let replay = Decision::Replay { status: 201, body: "{}".into() };
+        assert_eq!(decide(&s, "k", "h", 9, 1_002, MIN).await.unwrap(), replay);
+        assert_eq!(decide(&s, "k", "other", 9, 1_002, MIN).await.unwrap(), Decision::KeyReused);
+    }
+
+    #[tokio::test]
+    async fn an_unfinished_claim_hands_its_post_id_to_the_same_request_only() {
+        let s = MemoryIdempotency::default();
+        assert_eq!(decide(&s, "k", "h", 7, 1_000, MIN).await.unwrap(), Decision::Run { post_id: 7 });
+        expire(&s);
+        // The same request again: the first one's id, and recorded for the next takeover.
+        assert_eq!(decide(&s, "k", "h", 8, 2_000, MIN).await.unwrap(), Decision::Run { post_id: 7 });
+        expire(&s);
+        assert_eq!(decide(&s, "k", "h", 9, 3_000, MIN).await.unwrap(), Decision::Run { post_id: 7 });
+        // Another body under the key: a post of its own.
+        expire(&s);
+        assert_eq!(decide(&s, "k", "h2", 10, 4_000, MIN).await.unwrap(), Decision::Run { post_id: 10 });
+    }
 }

@@ -88,7 +88,18 @@ pub struct PostWriter<I, P, C, S, Q> {
 
 impl<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQueue> PostWriter<I, P, C, S, Q> {
     pub async fn write(&self, new: NewPost, trace: &Trace) -> Result<Post, WriteError> {
-        let post_id = self.ids.next_id().await?;
+        let post_id = self.reserve_id().await?;
+        self.write_as(new, post_id, trace).await
+    }
+
+    /// A fresh post id, for a write whose id must be known (and recorded) before it runs.
+    pub async fn reserve_id(&self) -> Result<u64, WriteError> {
+        Ok(self.ids.next_id().await?)
+    }
+
+    /// Writes the post under `post_id`. Writing the same request under the same id again
+    /// makes the same post (one item in the table, one member in the list), never a second one.
+    pub async fn write_as(&self, new: NewPost, post_id: u64, trace: &Trace) -> Result<Post, WriteError> {
         let scrap = match new.url.as_deref() {
             Some(url) => self.previews.preview(url, &new.user_id).await,
             None => None,
