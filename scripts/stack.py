@@ -460,9 +460,22 @@ class Instance:
         (every `*LogGroupName` output of the stack), in one stream."""
         import threading
         files = sorted(str(p) for p in self.logs.glob("*.log"))
-        tail = subprocess.Popen(["tail", "-n", "5", "-F", *files])
+        tail = subprocess.Popen(["tail", "-n", "5", "-F", *files], stdout=subprocess.PIPE, text=True)
+        threading.Thread(target=self.echo_files, args=(tail.stdout,), daemon=True).start()
         threading.Thread(target=self.follow_function_logs, daemon=True).start()
         return tail
+
+    def echo_files(self, lines):
+        """The log files' lines, less the function output the emulator echoes into its own log
+        (JSON objects): those come from the log groups, readable, in follow_function_logs."""
+        for line in lines:
+            if not self.raw_logs and line.lstrip().startswith("{"):
+                try:
+                    if isinstance(json.loads(line), dict):
+                        continue
+                except ValueError:
+                    pass
+            print(line, end="", flush=True)
 
     def follow_function_logs(self):
         logs = self.client("logs")
