@@ -147,6 +147,16 @@ async fn one_trace_id_follows_a_post_and_every_function_emits_emf() {
         messages.contains(&"message received") && messages.contains(&"post persisted"),
         "drain lines for {trace_id} (post {post_id}): {messages:?}"
     );
+    // With X-Ray tracing on (the template's default), the invocation's trace header rode on the
+    // message too (AWSTraceHeader), so X-Ray links the write to its drain.
+    let received = drain_lines
+        .iter()
+        .find(|l| trace_of(l) == Some(&trace_id) && l["message"] == "message received")
+        .unwrap();
+    assert!(
+        received["xray"].as_str().is_some_and(|x| x.starts_with("Root=1-")),
+        "no X-Ray header on the message: {received}"
+    );
     assert!(
         drain_lines.iter().any(|l| is_emf(l)
             && l["function"] == "queue-drain"
