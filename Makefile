@@ -14,7 +14,7 @@ RELEASE := --release --locked
 help:
 	@echo "make dev          install what is missing, start emulator + Redis, build, deploy, follow logs (Ctrl-C stops)"
 	@echo "make up / down    the same stack, detached / stopped (endpoints in .local/endpoints.env)"
-	@echo "make test         fmt, clippy, template lint, unit tests, integration tests on a stack of their own"
+	@echo "make test         fmt, clippy, template lint, unit tests, fuzz targets, integration tests + API fuzzing on a stack of their own"
 	@echo "make bench        every benchmark beside its same-run baseline -> docs/bench-report.md (on a stack of its own)"
 	@echo "make status|logs  what is running / follow the logs"
 	@echo "make token U=alice  a bearer token for writes on the dev stack (signs alice up on first use)"
