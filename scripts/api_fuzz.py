@@ -39,9 +39,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+# scripts/stack.py, beside this file, knows where each local stack lives. Named explicitly: this
+# file is also schemathesis's hooks module, loaded by path in a process with another sys.path.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack import INSTANCES  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi.yaml"
-STATES = {"dev": ROOT / ".local", "test": ROOT / ".local" / "test"}
+STATES = {name: cfg["state"] for name, cfg in INSTANCES.items()}
 LOOPBACK = {"127.0.0.1", "localhost"}
 CHECKS = [
     "not_a_server_error",

@@ -49,13 +49,15 @@ import time
 import urllib.request
 from pathlib import Path
 
+from stack import INSTANCES  # scripts/stack.py, beside this file: where each local stack lives
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = ROOT / ".venv" / "bin" / "python"
 BENCHES = ("guid", "og", "drain", "load")
 INSTANCE = "bench"  # scripts/stack.py's instance for benchmarks
-TEST_STATE = ROOT / ".local" / INSTANCE
+TEST_STATE = INSTANCES[INSTANCE]["state"]
 TEST_ENDPOINTS = TEST_STATE / "endpoints.env"
-TEST_EMULATOR = "http://127.0.0.1:4588"  # scripts/stack.py, instance bench
+TEST_EMULATOR = f"http://127.0.0.1:{INSTANCES[INSTANCE]['port']}"
 GUID_CAP = 4_096_000  # ids/s: 4,096 ids per millisecond, the id layout's limit
 GUID_IDS = ("system_clock_100k_ids", "uncapped_clock_100k_ids", "reference_sequence_reset_100k_calls")
 
@@ -336,7 +338,7 @@ class TestStack:
         elif emulator_answers():
             # Someone else's stack, being deployed or torn down: a second
             # `up` on top of it could break both.
-            raise BenchError("the bench emulator (:4588) is up but the stack's API does not answer (someone "
+            raise BenchError(f"the bench emulator ({TEST_EMULATOR}) is up but the stack's API does not answer (someone "
                              "deploying it?); retry later, or stop it: "
                              ".venv/bin/python scripts/stack.py down --instance bench")
         else:

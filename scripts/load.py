@@ -39,13 +39,14 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote, urlsplit
 
+from stack import INSTANCES  # scripts/stack.py, beside this file: where each local stack lives
+
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 TIMEOUT_S = 10.0
 TOKEN_SCRIPT = "signin.py"  # scripts/signin.py USER... --instance I --json: one JSON line a user
 TOKEN_TIMEOUT_S, TOKEN_TIMEOUT_PER_USER_S = 60.0, 5.0  # per signin.py process
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENDPOINTS = {"dev": ".local/endpoints.env", "test": ".local/test/endpoints.env",
-             "bench": ".local/bench/endpoints.env"}
+ENDPOINTS = {name: str(cfg["state"] / "endpoints.env") for name, cfg in INSTANCES.items()}
 MODE_OPS = {"posts": ("write", "read"), "floor": ("floor",)}
 EXPECTED = {"write": 201, "read": 200, "floor": 200}
 FLOOR_PATH = "/v1/guid/1"  # the guid decode route: a pure function of the path

@@ -27,8 +27,10 @@ from pathlib import Path
 import botocore.session
 from botocore.config import Config
 
+from stack import INSTANCES  # scripts/stack.py, beside this file: where each local stack lives
+
 ROOT = Path(__file__).resolve().parent.parent
-STATES = {"dev": ROOT / ".local", "test": ROOT / ".local" / "test", "bench": ROOT / ".local" / "bench"}
+STATES = {name: cfg["state"] for name, cfg in INSTANCES.items()}
 LOCAL_PASSWORD = "Local-dev-passw0rd"
 
 

@@ -180,15 +180,11 @@ impl Writer {
 /// Signs up users named `<prefix><i>-<unique>` (`count` of them) through `scripts/signin.py`,
 /// the same script people use, so the tests exercise the real sign-up and sign-in.
 pub async fn writers(prefix: &str, count: usize) -> Vec<Writer> {
-    let names: Vec<String> = (0..count).map(|i| unique(&format!("{prefix}{i}"))).collect();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let python = root.join(".venv/bin/python");
-    let mut cmd = std::process::Command::new(if python.exists() { python } else { "python3".into() });
-    cmd.arg(root.join("scripts/signin.py")).args(&names).args(["--instance", "test", "--json"]);
+    let mut args: Vec<String> = (0..count).map(|i| unique(&format!("{prefix}{i}"))).collect();
+    args.extend(["--instance", "test", "--json"].map(String::from));
     // signin.py bounds its own calls (5 s connect, 10 s read, 3 attempts per call).
-    let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().unwrap();
-    assert!(out.status.success(), "signin.py failed: {}", String::from_utf8_lossy(&out.stderr));
-    let writers: Vec<Writer> = String::from_utf8_lossy(&out.stdout)
+    let out = run_script("signin.py", args).await;
+    let writers: Vec<Writer> = out
         .lines()
         .map(|line| {
             let j: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -201,6 +197,23 @@ pub async fn writers(prefix: &str, count: usize) -> Vec<Writer> {
         .collect();
     assert_eq!(writers.len(), count, "one token per user");
     writers
+}
+
+/// Runs `scripts/<script>` with the project's Python (`.venv`, where botocore is); its stdout.
+/// Panics, with the script's stderr, if it fails.
+pub async fn run_script(script: &str, args: Vec<String>) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join(".venv/bin/python");
+    let mut cmd = std::process::Command::new(if python.exists() { python } else { "python3".into() });
+    cmd.arg(root.join("scripts").join(script)).args(args);
+    let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().unwrap();
+    assert!(out.status.success(), "{script} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `route?url=<link>`, the link query-encoded.
+pub fn scrap_path(route: &str, link: &str) -> String {
+    format!("{route}?url={}", url::form_urlencoded::byte_serialize(link.as_bytes()).collect::<String>())
 }
 
 /// One signed-up user.

@@ -2,18 +2,13 @@
 //! subject as the author, reads public. The refused tokens come from `scripts/test_tokens.py`,
 //! which signs some with the user pool's real key, so each is refused for one reason only.
 
-use integration::{api_url, assert_error_body, get_json, http, post_json, unique, writer};
+use integration::{api_url, assert_error_body, get_json, http, post_json, run_script, unique, writer};
 use serde_json::{Value, json};
 
 /// `scripts/test_tokens.py` for a new user: the valid token and the ones to refuse.
 async fn tokens() -> Value {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let user = unique("auth");
-    let mut cmd = std::process::Command::new(root.join(".venv/bin/python"));
-    cmd.arg(root.join("scripts/test_tokens.py")).arg(&user).args(["--instance", "test"]);
-    let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().unwrap();
-    assert!(out.status.success(), "test_tokens.py: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    let args = vec![unique("auth"), "--instance".into(), "test".into()];
+    serde_json::from_str(&run_script("test_tokens.py", args).await).unwrap()
 }
 
 async fn write_with(token: Option<&str>, body: &Value) -> (u16, Value) {

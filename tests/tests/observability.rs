@@ -4,7 +4,7 @@
 //! drain figures, parked messages).
 
 use integration::site::Site;
-use integration::{get_json_with, http, sdk, stack_output, unique, writer};
+use integration::{get_json_with, http, scrap_path, sdk, stack_output, unique, writer};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -219,16 +219,12 @@ async fn previews_count_fetches_and_cache_hits_and_guid_counts_its_lease() {
     let (c, site) = (http(), Site::start().await);
     let since = now_ms() - 5_000;
     let url = site.url(&format!("/counted?run={}", unique("emf")));
-    let encoded: String = url
-        .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect();
     // The same link twice: fetched once, then a cache hit; each under its own trace id.
     let mut traces = Vec::new();
     for _ in 0..2 {
         let (trace_id, traceparent) = trace();
         let (s, b) =
-            get_json_with(&c, &format!("/v1/scrap?url={encoded}"), &[("traceparent", &traceparent)]).await;
+            get_json_with(&c, &scrap_path("/v1/scrap", &url), &[("traceparent", &traceparent)]).await;
         assert_eq!(s, 200, "{b}");
         traces.push(trace_id);
     }

@@ -4,15 +4,7 @@
 //! cannot reach the test's loopback, so these tests belong to the local stack.
 
 use integration::site::Site;
-use integration::{assert_error_body, get_json, http, unique};
-
-fn scrap_path(route: &str, url: &str) -> String {
-    let encoded: String = url
-        .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect();
-    format!("{route}?url={encoded}")
-}
+use integration::{assert_error_body, get_json, http, scrap_path, unique};
 
 #[tokio::test]
 async fn preview_of_a_page_and_cached_afterwards() {

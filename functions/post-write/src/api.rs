@@ -20,7 +20,7 @@ use domain::IssueError;
 use domain::LeaseError;
 use domain::posts::idempotency::{self, Decision, IdempotencyStore};
 use domain::posts::write::{IdSource, PostWriter, Previewer, WriteError};
-use domain::posts::{PostCache, PostInput, PostQueue, PostStore, Trace};
+use domain::posts::{NewPost, PostCache, PostInput, PostQueue, PostStore, Trace};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Error, Request, Response};
 
@@ -87,13 +87,8 @@ async fn create<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQu
     }
     let input: PostInput = serde_json::from_value(value).map_err(|e| shape(&e))?;
     let author = author(req)?;
-    // A malformed request is 400 whoever it names; a well-formed one for someone else is 403.
-    let someone_else = input.names_other_user(author);
     let request_hash = idempotency::hash(&[author, &input.contents, input.url.as_deref().unwrap_or("")]);
-    let new = input.validate(author).map_err(|v| ApiError::bad_request(v.code, v.message))?;
-    if someone_else {
-        return Err(not_yours());
-    }
+    let new = as_author(input, author)?;
     let trace = trace(req);
 
     let Some(key) = idempotency_key(req)? else {
@@ -161,11 +156,7 @@ async fn compat_write<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: 
         contents: chassis::request::query(req, "contents").unwrap_or_default().to_owned(),
         url: chassis::request::query(req, "url").map(str::to_owned),
     };
-    let someone_else = input.names_other_user(author);
-    let new = input.validate(author).map_err(|v| ApiError::bad_request(v.code, v.message))?;
-    if someone_else {
-        return Err(not_yours());
-    }
+    let new = as_author(input, author)?;
     let post = deps.writer.write(new, &trace(req)).await.map_err(write_error)?;
     Ok(json_response(StatusCode::OK, &post.as_reference()))
 }
@@ -196,8 +187,17 @@ fn author(req: &Request) -> Result<&str, ApiError> {
     chassis::request::subject(req).ok_or_else(ApiError::unauthorized)
 }
 
-fn not_yours() -> ApiError {
-    ApiError::forbidden("posts are written as the signed-in user; user_id names someone else")
+/// The post `author` asked for. A malformed request is 400 whoever it names; a well-formed one
+/// naming someone else is 403.
+fn as_author(input: PostInput, author: &str) -> Result<NewPost, ApiError> {
+    let someone_else = input.names_other_user(author);
+    let new = input.validate(author).map_err(|v| ApiError::bad_request(v.code, v.message))?;
+    if someone_else {
+        return Err(ApiError::forbidden(
+            "posts are written as the signed-in user; user_id names someone else",
+        ));
+    }
+    Ok(new)
 }
 
 fn trace(req: &Request) -> Trace {
