@@ -98,15 +98,26 @@ impl IdempotencyStore for DynamoIdempotency {
         Ok(())
     }
 
-    async fn release(&self, key: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
+    async fn expire(&self, key: &str, post_id: u64) -> Result<(), StoreError> {
+        let expired = self
+            .client
+            .update_item()
             .table_name(&self.table)
             .key("id", AttributeValue::S(key.to_owned()))
+            .update_expression("SET in_progress_until = :zero")
+            .condition_expression("#s = :in_progress AND post_id = :post_id")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":in_progress", AttributeValue::S("IN_PROGRESS".into()))
+            .expression_attribute_values(":post_id", n(post_id))
             .send()
-            .await
-            .map_err(err)?;
-        Ok(())
+            .await;
+        match expired {
+            Ok(_) => Ok(()),
+            // Completed, gone, or taken over by another request meanwhile: not this claim's to end.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(err(e)),
+        }
     }
 }
 

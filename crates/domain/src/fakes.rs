@@ -219,7 +219,7 @@ impl crate::scrap::RateLimiter for FixedLimiter {
 pub mod posts {
     use crate::posts::write::{IdSource, Previewer};
     use crate::posts::{
-        ListPage, Lookup, Post, PostCache, PostQueue, PostStore, QueueError, StoreError, Trace,
+        ListPage, Lookup, Post, PostCache, PostQueue, PostStore, QueueError, SendError, StoreError, Trace,
     };
     use crate::scrap::{CacheError, Preview};
     use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -368,6 +368,11 @@ pub mod posts {
     pub struct MemoryQueue {
         pub sent: Mutex<Vec<Post>>,
         pub refuse: AtomicBool,
+        /// Takes the message, then answers with an error: a send whose answer was lost.
+        pub lose_answer: AtomicBool,
+        /// A size limit, as the real queue has: a post whose JSON is longer is refused as
+        /// `TooLarge` and not taken (the post's JSON stands in for the message that wraps it).
+        pub max_bytes: Option<usize>,
     }
 
     impl MemoryQueue {
@@ -377,11 +382,20 @@ pub mod posts {
     }
 
     impl PostQueue for MemoryQueue {
-        async fn send(&self, post: &Post, _: &Trace) -> Result<(), QueueError> {
+        async fn send(&self, post: &Post, _: &Trace) -> Result<(), SendError> {
             if self.refuse.load(Ordering::SeqCst) {
-                return Err(QueueError("refused".into()));
+                return Err(QueueError("refused".into()).into());
+            }
+            if let Some(limit) = self.max_bytes {
+                let bytes = serde_json::to_vec(post).map_or(usize::MAX, |json| json.len());
+                if bytes > limit {
+                    return Err(SendError::TooLarge { bytes, limit });
+                }
             }
             lock(&self.sent).push(post.clone());
+            if self.lose_answer.load(Ordering::SeqCst) {
+                return Err(QueueError("timed out".into()).into());
+            }
             Ok(())
         }
     }
@@ -473,8 +487,13 @@ impl crate::posts::idempotency::IdempotencyStore for MemoryIdempotency {
         self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key.to_owned(), done);
         Ok(())
     }
-    async fn release(&self, key: &str) -> Result<(), crate::posts::StoreError> {
-        self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(key);
+    async fn expire(&self, key: &str, post_id: u64) -> Result<(), crate::posts::StoreError> {
+        let mut records = self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(MemoryRecord::InProgress { post_id: held, until_ms, .. }) = records.get_mut(key) {
+            if *held == post_id {
+                *until_ms = 0;
+            }
+        }
         Ok(())
     }
 }

@@ -13,6 +13,7 @@
 //! | `jsonld` | schema.org nodes (objects, arrays, `@graph`, `@id` references) |
 //! | `select` | the precedence below |
 //! | `text` | entity decoding, whitespace, URL resolution, language, sizes, dates |
+//! | [`limits`] | the cap on every field, applied to every finished preview (a hostile page cannot make one huge) |
 //!
 //! # Precedence (first non-empty source wins; among duplicate tags, the first non-empty one)
 //!
@@ -55,6 +56,7 @@
 
 mod charset;
 mod jsonld;
+pub mod limits;
 mod mime;
 mod scan;
 mod select;
@@ -84,9 +86,10 @@ pub struct Preview {
 }
 
 /// Extracts the preview of a fetched answer. `final_url` is the URL after redirects (relative
-/// references resolve against it); `content_type` is the Content-Type header, if any.
+/// references resolve against it); `content_type` is the Content-Type header, if any. Every
+/// field is within its [`limits`].
 pub fn extract(body: &[u8], final_url: &Url, content_type: Option<&str>) -> Preview {
-    match mime::classify(content_type, body) {
+    let preview = match mime::classify(content_type, body) {
         mime::Kind::Html => {
             let html = charset::decode(body, content_type);
             let raw = scan::scan(&html);
@@ -99,7 +102,8 @@ pub fn extract(body: &[u8], final_url: &Url, content_type: Option<&str>) -> Prev
             r#type: Some(kind.to_string()),
             ..Preview::default()
         },
-    }
+    };
+    limits::cap(preview)
 }
 
 #[cfg(test)]

@@ -4,12 +4,12 @@
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `POSTS_TABLE` | required | DynamoDB posts table |
-//! | `POSTS_QUEUE_URL` | required (post-write) | SQS queue posts are sent to |
+//! | `POSTS_QUEUE_URL` | required (post-write, queue-drain) | SQS queue posts are sent to (and drained from) |
 //! | `IDEMPOTENCY_TABLE` | required (post-write) | DynamoDB table of `Idempotency-Key` records |
 //! | `POST_LIST_MAX` | 1000 | newest ids of a user kept in the cached list |
 //! | `PREVIEW_BUDGET_MS` | 1500 | time a write waits for its link preview before storing without it |
 //! | `POST_REPAIR_GRACE_SECONDS` | 900 | listed ids younger than this are never dropped as unknown |
-//! | `COMPAT_WRITE_ENABLED` | true | serve the reference's write-by-GET route |
+//! | `COMPAT_WRITE_ENABLED` | false | serve the reference's write-by-GET route (off unless a stack turns it on) |
 
 use chassis::{ConfigError, Env};
 use std::time::Duration;
@@ -45,8 +45,21 @@ impl WriteSettings {
             queue_url: env.required("POSTS_QUEUE_URL")?,
             idempotency_table: env.required("IDEMPOTENCY_TABLE")?,
             preview_budget: Duration::from_millis(env.number_or("PREVIEW_BUDGET_MS", 1_500, 0..=10_000)?),
-            compat_write_enabled: env.flag_or("COMPAT_WRITE_ENABLED", true)?,
+            compat_write_enabled: env.flag_or("COMPAT_WRITE_ENABLED", false)?,
         })
+    }
+}
+
+/// queue-drain's settings beyond the table: the queue it drains, to make failed messages
+/// visible again early.
+#[derive(Debug, Clone)]
+pub struct DrainSettings {
+    pub queue_url: String,
+}
+
+impl DrainSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self { queue_url: env.required("POSTS_QUEUE_URL")? })
     }
 }
 
@@ -61,7 +74,9 @@ mod tests {
         let p = PostSettings::from_env(&env).unwrap();
         assert_eq!((p.list_max, p.repair_grace_ms), (1_000, 900_000));
         let w = WriteSettings::from_env(&env).unwrap();
-        assert!(w.compat_write_enabled);
+        assert!(!w.compat_write_enabled, "off unless turned on");
+        let on = Env::from_pairs([("POSTS_QUEUE_URL", "q"), ("IDEMPOTENCY_TABLE", "i"), ("COMPAT_WRITE_ENABLED", "true")]);
+        assert!(WriteSettings::from_env(&on).unwrap().compat_write_enabled);
         assert_eq!(w.preview_budget, Duration::from_millis(1_500));
         assert!(WriteSettings::from_env(&Env::from_pairs([("POSTS_TABLE", "p")])).is_err());
     }

@@ -22,13 +22,15 @@ use domain::posts::idempotency::{self, Decision, IdempotencyStore};
 use domain::posts::write::{IdSource, PostWriter, Previewer, WriteError};
 use domain::posts::{NewPost, PostCache, PostInput, PostQueue, PostStore, Trace};
 use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::{Body, Error, Request, RequestExt, Response};
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const MAX_IDEMPOTENCY_KEY: usize = 255;
-/// How long a claimed key stays in progress; beyond the function's timeout, so a live request
-/// is never run twice, short enough that a crashed one does not lock its key for long.
+/// How long a claimed key stays in progress when the invocation's deadline is unknown (tests):
+/// beyond the function's timeout, so a live request is never run twice.
 const IN_PROGRESS_MS: u64 = 60_000;
+/// Kept beyond the deadline for clock differences between functions.
+const DEADLINE_SLACK_MS: u64 = 1_000;
 
 pub struct Deps<I, P, C, S, Q, D> {
     pub writer: PostWriter<I, P, C, S, Q>,
@@ -100,7 +102,7 @@ async fn create<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQu
     // The id is chosen before the claim and recorded with it (see domain::posts::idempotency).
     let offered = deps.writer.reserve_id().await.map_err(write_error)?;
     let decision =
-        idempotency::decide(&deps.idempotency, &key, &request_hash, offered, now_ms, IN_PROGRESS_MS)
+        idempotency::decide(&deps.idempotency, &key, &request_hash, offered, now_ms, in_progress_ms(req, now_ms))
             .await
             .map_err(|e| ApiError::unavailable("idempotency_unavailable", "retry shortly", e))?;
     match decision {
@@ -129,8 +131,10 @@ async fn create<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQu
                 Ok(response)
             }
             Err(e) => {
-                if let Err(release) = deps.idempotency.release(&key).await {
-                    tracing::warn!(error = %release, "idempotency claim not released");
+                // The send may have been accepted all the same (a timeout, a lost answer): the
+                // retry writes under this post id, at once rather than after the claim ran out.
+                if let Err(expire) = deps.idempotency.expire(&key, post_id).await {
+                    tracing::warn!(error = %expire, "idempotency claim not expired");
                 }
                 Err(write_error(e))
             }
@@ -170,6 +174,15 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
             format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
         )),
     }
+}
+
+/// A claim lasts as long as the invocation can (Lambda ends it at its deadline), so a crashed
+/// or killed one blocks its key's retries for seconds, not a minute.
+fn in_progress_ms(req: &Request, now_ms: u64) -> u64 {
+    req.lambda_context_ref()
+        .map(|c| c.deadline)
+        .filter(|deadline| *deadline > now_ms)
+        .map_or(IN_PROGRESS_MS, |deadline| (deadline - now_ms + DEADLINE_SLACK_MS).min(IN_PROGRESS_MS))
 }
 
 fn replay(status: u16, body: String) -> Response<Body> {
@@ -333,7 +346,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn queue_refusal_is_503_and_releases_the_key() {
+    async fn queue_refusal_is_503_and_the_retry_runs_at_once() {
         let d = deps(true);
         d.writer.queue.refuse.store(true, Ordering::SeqCst);
         let ev = event("post-write-idempotent.json");
@@ -343,6 +356,35 @@ mod tests {
         d.writer.queue.refuse.store(false, Ordering::SeqCst);
         let (s, _, _) = call(&d, &ev).await;
         assert_eq!(s, 201, "the retry runs");
+    }
+
+    #[tokio::test]
+    async fn a_send_whose_answer_was_lost_is_retried_under_the_same_post_id() {
+        let d = deps(true);
+        let ev = event("post-write-idempotent.json");
+        // SQS took the message, but post-write saw a timeout.
+        d.writer.queue.lose_answer.store(true, Ordering::SeqCst);
+        let (s, b, _) = call(&d, &ev).await;
+        assert_eq!((s, b["code"].as_str()), (503, Some("queue_unavailable")));
+        d.writer.queue.lose_answer.store(false, Ordering::SeqCst);
+        let (s, b, _) = call(&d, &ev).await;
+        assert_eq!(s, 201, "{b}");
+        let sent = d.writer.queue.sent();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0].post_id, sent[1].post_id, "one post, sent twice: the drain stores it once");
+        assert_eq!(b["post_id"], sent[0].post_id.to_string());
+    }
+
+    #[tokio::test]
+    async fn a_claim_lasts_until_the_invocation_deadline() {
+        let ev = event("post-write-idempotent.json");
+        let mut req = lambda_http::request::from_str(&ev.to_string()).unwrap();
+        assert_eq!(in_progress_ms(&req, 1_000), IN_PROGRESS_MS, "no context: the fixed window");
+        let mut context = lambda_http::Context::default();
+        context.deadline = 11_000;
+        req.extensions_mut().insert(context);
+        assert_eq!(in_progress_ms(&req, 1_000), 10_000 + DEADLINE_SLACK_MS);
+        assert_eq!(in_progress_ms(&req, 20_000), IN_PROGRESS_MS, "a deadline passed: the fixed window");
     }
 
     const SUB: &str = "5c1d8e4a-0b7e-4c1e-9d4f-2a8b6f3e7d10";

@@ -1,13 +1,17 @@
 //! Retried writes: a request carrying an `Idempotency-Key` is answered once; a retry with the
 //! same key and body gets the first answer and stores nothing new; the same key with another
 //! body is refused (422). The record pattern is Powertools': the first request claims the key
-//! as in progress (with an expiry, so a crashed invocation cannot lock it for long), then
-//! completes it with the answer; a failure deletes the claim so the retry can run.
+//! as in progress (until its invocation's deadline, so a crashed one cannot lock it for long),
+//! then completes it with the answer.
 //!
 //! The claim also records the post id the request will write under. If the invocation dies, or
 //! its answer cannot be recorded, after SQS accepted the post, the claim expires still in
 //! progress; the retry that reclaims it (same key, same body) writes under the recorded id, so
 //! it makes the same post again rather than a second one.
+//!
+//! A request that fails does not delete its claim (Powertools does), it expires it: a send to
+//! SQS that timed out or was answered with an error may still have been accepted, so the retry
+//! must write under the same post id, or one request could be stored as two posts.
 
 use super::StoreError;
 use sha2::{Digest, Sha256};
@@ -45,7 +49,9 @@ pub trait IdempotencyStore: Send + Sync {
         body: &str,
         expires_at_s: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn release(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Ends the claim of a request that failed, keeping its post id for the retry: the claim is
+    /// left in progress but expired, if it is still the claim for `post_id`.
+    fn expire(&self, key: &str, post_id: u64) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// What to do with a request that carries a key.
@@ -132,5 +138,17 @@ mod tests {
         // Another body under the key: a post of its own.
         expire(&s);
         assert_eq!(decide(&s, "k", "h2", 10, 4_000, MIN).await.unwrap(), Decision::Run { post_id: 10 });
+    }
+
+    #[tokio::test]
+    async fn a_failed_request_expires_its_claim_and_the_retry_keeps_the_post_id() {
+        let s = MemoryIdempotency::default();
+        assert_eq!(decide(&s, "k", "h", 7, 1_000, MIN).await.unwrap(), Decision::Run { post_id: 7 });
+        s.expire("k", 7).await.unwrap();
+        // At once, not after the in-progress window: under the first id.
+        assert_eq!(decide(&s, "k", "h", 8, 1_001, MIN).await.unwrap(), Decision::Run { post_id: 7 });
+        // A stale expiry (another request took the key over) changes nothing.
+        s.expire("k", 99).await.unwrap();
+        assert_eq!(decide(&s, "k", "h", 9, 1_002, MIN).await.unwrap(), Decision::InProgress);
     }
 }

@@ -28,6 +28,18 @@ pub struct StoreError(pub String);
 #[error("posts queue: {0}")]
 pub struct QueueError(pub String);
 
+/// Why [`PostQueue::send`] did not queue a post. Not just a [`QueueError`], because the writer
+/// acts on the difference: a failure may pass when retried later; a message over the queue's
+/// size limit never will, but a smaller post may.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    /// Refused before sending: the message is over the queue's size limit.
+    #[error("posts queue: a {bytes}-byte message is over the {limit}-byte limit")]
+    TooLarge { bytes: usize, limit: usize },
+}
+
 /// The posts table (DynamoDB): partition `user_id`, sort `post_id`.
 pub trait PostStore: Send + Sync {
     /// The user's posts with ids below `before` (all when `None`), newest first, at most `limit`.
@@ -53,7 +65,7 @@ pub trait PostStore: Send + Sync {
 
 /// Where accepted posts go to be persisted (SQS). Once `send` succeeds the post is durable.
 pub trait PostQueue: Send + Sync {
-    fn send(&self, post: &Post, trace: &Trace) -> impl Future<Output = Result<(), QueueError>> + Send;
+    fn send(&self, post: &Post, trace: &Trace) -> impl Future<Output = Result<(), SendError>> + Send;
 }
 
 /// The queue message attribute that carries [`Trace::trace_id`].

@@ -4,10 +4,11 @@
 //! send leaves no trace anywhere (no phantom posts), and a 201 is answered only after it. The
 //! cache is updated next, so the author's next read shows the post before it is persisted; if
 //! the user's list is not cached it is first filled from the table, or it would hide older posts.
-//! A cache that fails only costs that speed-up, never the write.
+//! A cache that fails only costs that speed-up, never the write. A message too large for the
+//! queue is sent again without its preview, as a page must never make a post unwritable.
 
 use super::model::{NewPost, Post};
-use super::{PostCache, PostQueue, PostStore, QueueError, Trace};
+use super::{PostCache, PostQueue, PostStore, QueueError, SendError, Trace};
 use crate::issuer::{IdIssuer, IssueError};
 use crate::lease::LeaseStore;
 use crate::scrap::{Fetcher, Preview, PreviewCache, RateDecision, RateLimiter, Scraper};
@@ -76,6 +77,17 @@ pub enum WriteError {
     Queue(#[from] QueueError),
 }
 
+/// A post too large even without its preview is refused like any failed send, as before the
+/// size check existed (validation keeps such a post from being asked for).
+impl From<SendError> for WriteError {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::Queue(e) => Self::Queue(e),
+            too_large @ SendError::TooLarge { .. } => Self::Queue(QueueError(too_large.to_string())),
+        }
+    }
+}
+
 pub struct PostWriter<I, P, C, S, Q> {
     pub ids: I,
     pub previews: P,
@@ -104,7 +116,7 @@ impl<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQueue> PostWr
             Some(url) => self.previews.preview(url, &new.user_id).await,
             None => None,
         };
-        let post = Post {
+        let mut post = Post {
             user_id: new.user_id,
             post_id,
             contents: new.contents,
@@ -112,7 +124,22 @@ impl<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQueue> PostWr
             scrap,
             created_at: created_at(post_id),
         };
-        self.queue.send(&post, trace).await?;
+        match self.queue.send(&post, trace).await {
+            // The preview is the part of the post that a third party wrote and that the post can
+            // do without; refusing the write instead would refuse it on every retry.
+            Err(SendError::TooLarge { bytes, limit }) if post.scrap.is_some() => {
+                tracing::warn!(
+                    post_id = post.post_id,
+                    bytes,
+                    limit,
+                    "message too large; queued without preview"
+                );
+                post.scrap = None;
+                self.queue.send(&post, trace).await?;
+            }
+            sent => sent?,
+        }
+        // From here on `post` is exactly what was queued: cached and answered as such.
         self.cache_new(&post).await;
         tracing::info!(user_id = %post.user_id, post_id = post.post_id, "post accepted");
         Ok(post)
@@ -204,6 +231,55 @@ mod tests {
         assert!(matches!(w.write(new("u", "hi"), &Trace::default()).await, Err(WriteError::Queue(_))));
         assert_eq!(w.cache.list("u").unwrap(), Vec::<u64>::new());
         assert!(w.cache.posts.lock().unwrap().is_empty());
+    }
+
+    fn linking(uid: &str, url: &str) -> NewPost {
+        NewPost { url: Some(url.into()), ..new(uid, "look") }
+    }
+
+    fn preview(description_chars: usize) -> Preview {
+        Preview {
+            title: Some("T".into()),
+            description: Some("d".repeat(description_chars)),
+            ..Preview::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn preview_too_large_for_the_queue_is_dropped_not_the_post() {
+        let mut w = writer();
+        w.previews.0.insert("https://big.example/".into(), preview(10_000));
+        w.queue.max_bytes = Some(2_000);
+        w.cache.list_fill("u", &[]).await.unwrap();
+        let p = w.write(linking("u", "https://big.example/"), &Trace::default()).await.unwrap();
+        assert_eq!(p.scrap, None, "answered without its preview");
+        assert_eq!(p.url.as_deref(), Some("https://big.example/"), "the link itself stays");
+        assert_eq!(w.queue.sent(), vec![p.clone()], "queued once, without its preview");
+        assert_eq!(w.cache.posts.lock().unwrap().get(&p.post_id), Some(&p), "cached as queued");
+        assert_eq!(w.cache.list("u").unwrap(), vec![p.post_id]);
+    }
+
+    #[tokio::test]
+    async fn preview_that_fits_is_kept() {
+        let mut w = writer();
+        w.previews.0.insert("https://small.example/".into(), preview(100));
+        w.queue.max_bytes = Some(2_000);
+        let p = w.write(linking("u", "https://small.example/"), &Trace::default()).await.unwrap();
+        assert_eq!(p.scrap, Some(preview(100)));
+        assert_eq!(w.queue.sent(), vec![p]);
+    }
+
+    #[tokio::test]
+    async fn post_too_large_even_without_preview_is_refused_and_leaves_no_trace() {
+        let mut w = writer();
+        w.previews.0.insert("https://big.example/".into(), preview(10_000));
+        w.queue.max_bytes = Some(50);
+        w.cache.list_fill("u", &[]).await.unwrap();
+        let got = w.write(linking("u", "https://big.example/"), &Trace::default()).await;
+        assert!(matches!(got, Err(WriteError::Queue(_))), "{got:?}");
+        assert!(w.queue.sent().is_empty());
+        assert!(w.cache.posts.lock().unwrap().is_empty());
+        assert_eq!(w.cache.list("u").unwrap(), Vec::<u64>::new());
     }
 
     #[tokio::test]
