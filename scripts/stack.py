@@ -46,12 +46,12 @@ INSTANCES = {
     # The test stack lets the scrap function fetch from loopback, where the tests serve their
     # pages (the template never sets this), and raises the per-caller scrap limit: every test
     # request comes from 127.0.0.1, and the limiter has tests of its own against Redis. Failed
-    # post messages come back after 2 s instead of 180 s, so dead letters show within a test.
+    # post messages come back early on their own (queue-drain changes their visibility).
     # The functions reach DynamoDB and SQS through a fault-injecting proxy (faults off until a
     # test turns them on: scripts/fault_proxy.py). Event source mappings run inside the
     # emulator and do not pass through it.
     "test": {"port": 4599, "redis": [6390, 6391, 6392], "state": ROOT / ".local" / "test", "stack": "post-service-test",
-             "params": {"ScrapRateLimit": "1000000", "PostsQueueVisibilitySeconds": "2", "CompatWriteEnabled": "true"},
+             "params": {"ScrapRateLimit": "1000000", "CompatWriteEnabled": "true"},
              "function_env": {"SCRAP_ALLOW_LOOPBACK": "true"}, "fault_proxy": 4598},
     # `make bench`'s own stack: template defaults, no fault proxy in the way, and never the stack
     # a `make test` is disturbing at the same moment.

@@ -8,6 +8,7 @@
 //! - [`redis_shards`]: sharded Redis (preview cache, rate limiter) with timeouts and breakers.
 //! - [`posts_table`], [`posts_queue`], [`idempotency_table`]: posts in DynamoDB, the posts
 //!   queue on SQS, idempotency records in DynamoDB.
+//! - [`redeliveries`]: failed post messages made visible again early.
 //! - [`dead_letters`]: re-sending dead letters with a delay, and the parked-messages table.
 //! - [`redis_posts`]: the posts cache (posts and exactly ordered user lists) on those shards.
 
@@ -19,6 +20,7 @@ pub mod idempotency_table;
 pub mod lease_table;
 pub mod posts_queue;
 pub mod posts_table;
+pub mod redeliveries;
 pub mod redis_posts;
 pub mod redis_shards;
 
@@ -28,5 +30,6 @@ pub use idempotency_table::DynamoIdempotency;
 pub use lease_table::DynamoLeaseStore;
 pub use posts_queue::SqsPosts;
 pub use posts_table::DynamoPosts;
+pub use redeliveries::SqsRedeliveries;
 pub use redis_posts::{PostCacheConfig, RedisPosts};
 pub use redis_shards::{RedisConfig, RedisRateLimiter, RedisShards};

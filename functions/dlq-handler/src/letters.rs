@@ -18,11 +18,14 @@ pub async fn handle<Q: Requeue, P: ParkedStore>(
     let now = domain::clock_text::rfc3339_ms(domain::clock_text::now_unix_ms()).unwrap_or_default();
     let mut response = SqsBatchResponse::default();
     let (mut retried, mut parked) = (0u64, 0u64);
-    for record in &event.payload.records {
-        let Some(letter) = letter(record) else {
-            tracing::error!("dead letter without a message id skipped");
-            continue;
-        };
+    // A record that cannot be reported alone fails the batch, or it would be deleted with it
+    // (re-sending and parking are safe to repeat for the others).
+    let letters: Option<Vec<DeadLetter>> = event.payload.records.iter().map(letter).collect();
+    let Some(letters) = letters else {
+        tracing::error!(records = event.payload.records.len(), "dead letter without a message id: the batch fails whole");
+        return Err("a dead letter of the batch has no message id; the whole batch is retried".into());
+    };
+    for letter in &letters {
         let span = tracing::info_span!(
             "letter",
             requestId = %event.context.request_id,
@@ -30,7 +33,7 @@ pub async fn handle<Q: Requeue, P: ParkedStore>(
             message_id = %letter.original_id(),
         );
         let outcome =
-            dead_letter::handle(&deps.queue, &deps.parked, &letter, &now).instrument(span.clone()).await;
+            dead_letter::handle(&deps.queue, &deps.parked, letter, &now).instrument(span.clone()).await;
         span.in_scope(|| match outcome {
             Ok(Action::Retry { attempt, delay_s }) => {
                 retried += 1;
@@ -130,5 +133,15 @@ mod tests {
         let deps = Deps { queue: &fake, parked: &fake };
         let response = handle(&deps, event()).await.unwrap();
         assert_eq!(response.batch_item_failures.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_letter_without_a_message_id_fails_the_whole_batch() {
+        let fake = Fake::default();
+        let deps = Deps { queue: &fake, parked: &fake };
+        let mut ev = event();
+        ev.payload.records[0].message_id = None;
+        assert!(handle(&deps, ev).await.is_err());
+        assert!(fake.sent.lock().unwrap().is_empty() && fake.parked.lock().unwrap().is_empty());
     }
 }

@@ -1,37 +1,49 @@
-//! One SQS batch: persist every post, report the message ids that failed.
+//! One SQS batch: persist every post, report the message ids that failed, and make those
+//! visible again early (a permanent failure at once, a transient one after a short backoff)
+//! instead of after the queue's whole visibility timeout.
 //!
 //! A permanent failure (a message that can never become a post) is reported too: after the
-//! queue's receive limit it reaches the dead-letter queue, whose handler parks it. Every line
+//! queue's receive limit it reaches the dead-letter queue, whose handler parks it. A record
+//! without a message id cannot be reported alone, so it fails the whole batch: better every
+//! message again (writing is idempotent) than one deleted unpersisted. Every line
 //! logged about a message is logged inside a span carrying its `trace_id` (the message
 //! attribute post-write set from the HTTP request) and message id, so one post can be followed
 //! from the HTTP request into the drain.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use domain::posts::TRACE_ATTRIBUTE;
-use domain::posts::drain::{Backoff, PostBatchStore, drain};
+use domain::posts::drain::{Backoff, PostBatchStore, Redeliveries, drain, retry_delay_s};
 use lambda_runtime::{Error, LambdaEvent};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// Time kept back from the invocation's deadline to answer.
+/// Time kept back from the invocation's deadline: for the early redeliveries, then to answer.
 const MARGIN: Duration = Duration::from_millis(1_500);
+/// Of [`MARGIN`], what is kept back to answer once the redeliveries are asked for.
+const ANSWER_MARGIN: Duration = Duration::from_millis(500);
 
-pub async fn handle<S: PostBatchStore>(
-    store: &S,
+pub struct Deps<S, R> {
+    pub store: S,
+    pub redeliveries: R,
+}
+
+pub async fn handle<S: PostBatchStore, R: Redeliveries>(
+    deps: &Deps<S, R>,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
+    let started = tokio::time::Instant::now();
     let budget = event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
-    let deadline = tokio::time::Instant::now() + budget.saturating_sub(MARGIN);
+    let deadline = started + budget.saturating_sub(MARGIN);
     let mut messages = Vec::with_capacity(event.payload.records.len());
     let mut spans = HashMap::with_capacity(event.payload.records.len());
+    let mut receipts = HashMap::with_capacity(event.payload.records.len());
     let mut response = SqsBatchResponse::default();
+    if let Some(i) = event.payload.records.iter().position(|r| r.message_id.as_deref().is_none_or(str::is_empty)) {
+        tracing::error!(record = i, records = event.payload.records.len(), "record without a message id: the batch fails whole");
+        return Err(format!("record {i} of the batch has no message id; the whole batch is retried").into());
+    }
     for record in &event.payload.records {
-        let Some(id) = record.message_id.clone().filter(|id| !id.is_empty()) else {
-            // Without an id the message cannot be reported alone; SQS redelivers it after the
-            // visibility timeout if the batch does not succeed, which it will not be told of.
-            tracing::error!("record without a message id skipped");
-            continue;
-        };
+        let Some(id) = record.message_id.clone() else { continue };
         let trace_id = record.message_attributes.get(TRACE_ATTRIBUTE).and_then(|a| a.string_value.as_deref());
         let span = tracing::info_span!(
             "message",
@@ -48,9 +60,17 @@ pub async fn handle<S: PostBatchStore>(
             )
         });
         spans.insert(id.clone(), span);
+        let receive_count = record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(1);
+        if let Some(handle) = record.receipt_handle.clone() {
+            receipts.insert(id.clone(), (handle, receive_count));
+        }
         messages.push((id, record.body.clone().unwrap_or_default()));
     }
-    let outcome = drain(store, &messages, deadline, Backoff::default()).await;
+    let outcome = drain(&deps.store, &messages, deadline, Backoff::default()).await;
     let in_span = |id: &str, log: &dyn Fn()| match spans.get(id) {
         Some(span) => span.in_scope(log),
         None => log(),
@@ -65,10 +85,28 @@ pub async fn handle<S: PostBatchStore>(
         );
         response.add_failure(failure.message_id.clone());
     }
+    let early: Vec<(String, u32)> = outcome
+        .failed
+        .iter()
+        .filter_map(|f| {
+            let (handle, receives) = receipts.get(&f.message_id)?;
+            Some((handle.clone(), retry_delay_s(f.permanent, *receives)))
+        })
+        .collect();
+    if !early.is_empty() {
+        let until = started + budget.saturating_sub(ANSWER_MARGIN);
+        match tokio::time::timeout_at(until, deps.redeliveries.redeliver(&early)).await {
+            Ok(Ok(())) => {}
+            // They come back after the visibility timeout instead.
+            Ok(Err(e)) => tracing::warn!(error = %e, "failed messages not made visible early"),
+            Err(_) => tracing::warn!("failed messages not made visible early: no time left"),
+        }
+    }
     tracing::info!(
         persisted = outcome.persisted.len(),
         failed = outcome.failed.len(),
         retries = outcome.retries,
+        elapsed_ms = started.elapsed().as_millis() as u64,
         "batch drained"
     );
     let permanent = outcome.failed.iter().filter(|f| f.permanent).count();
@@ -87,7 +125,7 @@ pub async fn handle<S: PostBatchStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use domain::posts::{Post, StoreError};
+    use domain::posts::{Post, QueueError, StoreError};
     use std::sync::Mutex;
 
     #[derive(Default)]
@@ -98,6 +136,21 @@ mod tests {
             self.0.lock().unwrap().extend(posts.iter().cloned());
             Ok(Vec::new())
         }
+    }
+
+    /// Records what was asked to come back early.
+    #[derive(Default)]
+    struct Early(Mutex<Vec<(String, u32)>>);
+
+    impl Redeliveries for Early {
+        async fn redeliver(&self, after: &[(String, u32)]) -> Result<(), QueueError> {
+            self.0.lock().unwrap().extend_from_slice(after);
+            Ok(())
+        }
+    }
+
+    fn deps() -> Deps<Table, Early> {
+        Deps { store: Table::default(), redeliveries: Early::default() }
     }
 
     fn event(file: &str) -> LambdaEvent<SqsEvent> {
@@ -113,11 +166,25 @@ mod tests {
 
     #[tokio::test]
     async fn sample_batch_persists_the_post_and_reports_the_poison_message() {
-        let table = Table::default();
-        let response = handle(&table, event("queue-drain-batch.json")).await.unwrap();
+        let d = deps();
+        let response = handle(&d, event("queue-drain-batch.json")).await.unwrap();
         let failed: Vec<&str> =
             response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
         assert_eq!(failed, ["poison-1"]);
-        assert_eq!(table.0.lock().unwrap().len(), 1);
+        assert_eq!(d.store.0.lock().unwrap().len(), 1);
+        // The poison message comes back at once, on its way to the dead-letter queue.
+        assert_eq!(*d.redeliveries.0.lock().unwrap(), [("AQEBpoison-1".to_owned(), 0)]);
+    }
+
+    #[tokio::test]
+    async fn a_record_without_a_message_id_fails_the_whole_batch() {
+        let d = deps();
+        let mut ev = event("queue-drain-batch.json");
+        ev.payload.records[1].message_id = None;
+        assert!(handle(&d, ev).await.is_err(), "the batch is retried whole");
+        assert!(d.store.0.lock().unwrap().is_empty(), "nothing written for a batch that fails");
+        let mut ev = event("queue-drain-batch.json");
+        ev.payload.records[0].message_id = Some(String::new());
+        assert!(handle(&d, ev).await.is_err());
     }
 }

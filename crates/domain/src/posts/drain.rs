@@ -6,8 +6,13 @@
 //! *permanent* at once; the dead-letter handler parks those instead of retrying them.
 //! Writing is idempotent: an item is a pure function of its message and never changes later,
 //! so a redelivered message rewrites the same bytes and the post is stored once.
+//!
+//! Every table call is bounded by the batch's deadline, so a batch never runs past its
+//! function's timeout (which would redeliver it whole). A failed message comes back sooner than
+//! the queue's visibility timeout: a permanent failure at once (it reaches the dead-letter
+//! queue after its few receives, in seconds), a transient one after [`retry_delay_s`].
 
-use super::StoreError;
+use super::{QueueError, StoreError};
 use super::model::{MAX_CONTENTS_CHARS, Post, check_user_id};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -67,6 +72,25 @@ pub fn decode(body: &str) -> Result<Post, String> {
     }
     // The time is the id's: whatever a message says, the stored post says that.
     Ok(Post { created_at: super::write::created_at(post.post_id), ..post })
+}
+
+/// Makes failed messages visible again early (SQS ChangeMessageVisibility).
+pub trait Redeliveries: Send + Sync {
+    /// Each `(receipt handle, seconds)`: the message is delivered again after that delay.
+    fn redeliver(&self, after: &[(String, u32)]) -> impl Future<Output = Result<(), QueueError>> + Send;
+}
+
+/// Longest wait before a transiently failed message is tried again.
+pub const MAX_RETRY_DELAY_S: u32 = 16;
+
+/// When a failed message is tried again: a permanent failure at once (no attempt can succeed,
+/// so it goes on to the dead-letter queue without waiting), a transient one after a delay that
+/// doubles with each receive (1, 2, 4 ... [`MAX_RETRY_DELAY_S`] s).
+pub fn retry_delay_s(permanent: bool, receive_count: u32) -> u32 {
+    if permanent {
+        return 0;
+    }
+    1u32.checked_shl(receive_count.saturating_sub(1)).unwrap_or(u32::MAX).min(MAX_RETRY_DELAY_S)
 }
 
 /// Retry pacing for unprocessed items and failed requests.
@@ -143,11 +167,15 @@ async fn write_chunk<S: PostBatchStore>(
     let mut last_error = String::from("unprocessed by the table");
     while !pending.is_empty() {
         let posts: Vec<Post> = pending.iter().filter_map(|i| chunk.get(*i).map(|(p, _)| p.clone())).collect();
-        match store.put_batch(&posts).await {
-            Ok(unprocessed) => {
+        match tokio::time::timeout_at(deadline, store.put_batch(&posts)).await {
+            Ok(Ok(unprocessed)) => {
                 pending = unprocessed.iter().filter_map(|i| pending.get(*i).copied()).collect()
             }
-            Err(e) => last_error = e.to_string(),
+            Ok(Err(e)) => last_error = e.to_string(),
+            Err(_) => {
+                last_error = "the table did not answer before the batch's deadline".into();
+                break;
+            }
         }
         if pending.is_empty() {
             break;
@@ -281,6 +309,34 @@ mod tests {
         let out = drain(&table, &messages, deadline(50), FAST).await;
         assert_eq!(out.failed.len(), 1);
         assert!(!out.failed[0].permanent);
+    }
+
+    /// A table that never answers.
+    struct HangingTable;
+
+    impl PostBatchStore for HangingTable {
+        async fn put_batch(&self, _: &[Post]) -> Result<Vec<usize>, StoreError> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_table_call_never_runs_past_the_deadline() {
+        let messages = vec![("a".into(), body("u", BASE)), ("b".into(), body("v", BASE))];
+        let started = std::time::Instant::now();
+        let out = drain(&HangingTable, &messages, deadline(100), FAST).await;
+        assert!(started.elapsed() < Duration::from_millis(1_000), "took {:?}", started.elapsed());
+        assert_eq!(out.failed.len(), 2);
+        assert!(out.failed.iter().all(|f| !f.permanent && f.reason.contains("deadline")), "{out:?}");
+    }
+
+    #[test]
+    fn failed_messages_come_back_early() {
+        assert_eq!(retry_delay_s(true, 1), 0);
+        assert_eq!(retry_delay_s(true, 9), 0);
+        let transient: Vec<u32> = (0..=7).map(|n| retry_delay_s(false, n)).collect();
+        assert_eq!(transient, [1, 1, 2, 4, 8, 16, 16, 16]);
+        assert_eq!(retry_delay_s(false, u32::MAX), MAX_RETRY_DELAY_S);
     }
 
     proptest! {
