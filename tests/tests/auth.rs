@@ -2,8 +2,13 @@
 //! subject as the author, reads public. The refused tokens come from `scripts/test_tokens.py`,
 //! which signs some with the user pool's real key, so each is refused for one reason only.
 
-use integration::{api_url, assert_error_body, get_json, http, post_json, run_script, unique, writer};
+use adapters::DynamoPosts;
+use domain::posts::PostStore;
+use integration::{
+    api_url, assert_error_body, get_json, http, post_json, run_script, sdk, stack_output, unique, writer,
+};
 use serde_json::{Value, json};
+use std::time::{Duration, Instant};
 
 /// `scripts/test_tokens.py` for a new user: the valid token and the ones to refuse.
 async fn tokens() -> Value {
@@ -22,8 +27,9 @@ async fn write_with(token: Option<&str>, body: &Value) -> (u16, Value) {
 async fn writes_without_a_good_token_are_401_and_store_nothing() {
     let t = tokens().await;
     let sub = t["sub"].as_str().unwrap();
-    let body = json!({"contents": "should not be stored"});
+    let run = unique("refused");
     let unauthorized = json!({"message": "Unauthorized"});
+    let mut refused = Vec::new();
     for (name, token) in [
         ("missing", None),
         ("garbage", Some("garbage")),
@@ -33,27 +39,56 @@ async fn writes_without_a_good_token_are_401_and_store_nothing() {
         ("another app client (audience)", t["wrong_audience"].as_str()),
         ("another issuer", t["wrong_issuer"].as_str()),
     ] {
-        let (s, b) = write_with(token, &body).await;
+        let contents = format!("{run} {name}");
+        let (s, b) = write_with(token, &json!({"contents": contents})).await;
         assert_eq!((s, &b), (401, &unauthorized), "{name} token");
+        refused.push(contents);
     }
     // A header that is not a bearer token at all.
+    let contents = format!("{run} basic");
     let res = http()
         .post(format!("{}/v1/posts", api_url()))
         .header("Authorization", "Basic dXNlcjpwYXNz")
-        .json(&body)
+        .json(&json!({"contents": contents}))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 401);
-    let (s, page) = get_json(&http(), &format!("/v1/users/{sub}/posts")).await;
-    assert_eq!((s, page["posts"].as_array().map(Vec::len)), (200, Some(0)), "nothing was written: {page}");
+    refused.push(contents);
 
     // The control: the expired token's claims, fresh and signed with the same key, are
     // accepted, so the expired one was refused for its expiry alone.
-    let (s, b) = write_with(t["forged_fresh"].as_str(), &json!({"contents": "fresh"})).await;
-    assert_eq!((s, b["user_id"].as_str()), (201, Some(sub)), "{b}");
-    let (s, b) = write_with(t["valid"].as_str(), &json!({"contents": "valid"})).await;
-    assert_eq!((s, b["user_id"].as_str()), (201, Some(sub)), "{b}");
+    let (s, fresh) = write_with(t["forged_fresh"].as_str(), &json!({"contents": "fresh"})).await;
+    assert_eq!((s, fresh["user_id"].as_str()), (201, Some(sub)), "{fresh}");
+    let (s, valid) = write_with(t["valid"].as_str(), &json!({"contents": "valid"})).await;
+    assert_eq!((s, valid["user_id"].as_str()), (201, Some(sub)), "{valid}");
+
+    // Nothing refused was stored. Posts reach the table through the queue, so only once the
+    // control posts (written after every refused one) are in the table can the absence of the
+    // refused ones mean anything.
+    let store = DynamoPosts::from_sdk(&sdk().await, stack_output("PostsTableName").await);
+    let control: Vec<u64> =
+        [&fresh, &valid].iter().map(|b| b["post_id"].as_str().unwrap().parse().unwrap()).collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let stored = loop {
+        let stored = store.page(sub, None, 1_000).await.unwrap();
+        if control.iter().all(|id| stored.iter().any(|p| p.post_id == *id)) {
+            break stored;
+        }
+        assert!(Instant::now() < deadline, "the control posts never reached the table: {stored:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let leaked: Vec<&str> =
+        stored.iter().map(|p| p.contents.as_str()).filter(|c| refused.iter().any(|r| r == c)).collect();
+    assert!(leaked.is_empty(), "refused writes were stored: {leaked:?}");
+    let stored_contents: Vec<&str> = stored.iter().map(|p| p.contents.as_str()).collect();
+    assert_eq!(stored_contents, ["valid", "fresh"], "the table holds the control posts only");
+    let (s, page) = get_json(&http(), &format!("/v1/users/{sub}/posts")).await;
+    assert_eq!(s, 200, "{page}");
+    let listed: Vec<&str> =
+        page["posts"].as_array().unwrap().iter().filter_map(|p| p["contents"].as_str()).collect();
+    assert!(!listed.iter().any(|c| refused.iter().any(|r| r == c)), "refused writes are listed: {page}");
+    assert_eq!(listed, ["valid", "fresh"], "{page}");
 }
 
 #[tokio::test]

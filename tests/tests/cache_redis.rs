@@ -36,9 +36,50 @@ async fn rate_limit_is_atomic_under_concurrency() {
     }
     assert_eq!(allowed, 10, "exactly the limit passes, however many ask at once");
     assert_eq!(retry.len(), 30);
-    assert!(retry.iter().all(|s| (1..=300).contains(s)), "{retry:?}");
+    // Every hit is in this minute: it leaves the window when minute `this + 5` starts.
+    let expected = ((now / 60_000 + 5) * 60_000 - now).div_ceil(1_000);
+    assert!(retry.iter().all(|s| *s == expected), "expected {expected} s each: {retry:?}");
     // The window slides: five minutes on, the caller may scrap again.
     assert_eq!(limiter.hit(&caller, now + 5 * 60_000 + 1).await.unwrap(), RateDecision::Allowed);
+}
+
+/// The window slides minute by minute: half way through it the old hits still count, the
+/// Retry-After is what remains until the oldest counted minute leaves (not a full window), and
+/// once that minute has left, the newer hits still count. Times are injected, so no sleeping.
+#[tokio::test]
+async fn a_half_slid_window_still_limits_and_says_exactly_how_long() {
+    let shards = Arc::new(RedisShards::new(&nodes(), RedisConfig::default()).unwrap());
+    let (limit, window_minutes) = (4, 5);
+    let limiter = RedisRateLimiter::new(shards, limit, window_minutes);
+    let caller = unique("ip:198.51.100.7");
+    let m0 = now_ms() / 60_000;
+    let t0 = m0 * 60_000 + 10_000; // 10 s into minute m0
+    // The limit reached: two hits in minute m0, two in minute m0 + 2.
+    for t in [t0, t0 + 1, t0 + 120_000, t0 + 120_001] {
+        assert_eq!(
+            limiter.hit(&caller, t).await.unwrap(),
+            RateDecision::Allowed,
+            "hit at t0 + {} ms",
+            t - t0
+        );
+    }
+    // Half the window on (2.5 min): still limited. Minute m0 leaves the window when minute
+    // m0 + 5 starts, 4 min 50 s after t0: 140 s from now, not a full window's 300.
+    let frees = (m0 + window_minutes) * 60_000;
+    let half = t0 + window_minutes * 60_000 / 2;
+    let limited = |retry_after_s| RateDecision::Limited { retry_after_s };
+    assert_eq!(limiter.hit(&caller, half).await.unwrap(), limited(140));
+    assert_eq!(limiter.hit(&caller, frees - 1_001).await.unwrap(), limited(2), "rounded up");
+    assert_eq!(limiter.hit(&caller, frees - 1).await.unwrap(), limited(1));
+    // Refused hits did not count: once minute m0 left, its two hits no longer count, and the
+    // two of minute m0 + 2 still do, so exactly two more pass.
+    assert_eq!(limiter.hit(&caller, frees).await.unwrap(), RateDecision::Allowed);
+    assert_eq!(limiter.hit(&caller, frees + 1).await.unwrap(), RateDecision::Allowed);
+    // Now minute m0 + 2 is the oldest counted: it leaves when minute m0 + 7 starts.
+    assert_eq!(limiter.hit(&caller, frees + 2).await.unwrap(), limited(120));
+    assert_eq!(limiter.hit(&caller, frees + 60_000).await.unwrap(), limited(60));
+    // After the rest of the window, allowed again.
+    assert_eq!(limiter.hit(&caller, (m0 + 7) * 60_000).await.unwrap(), RateDecision::Allowed);
 }
 
 #[tokio::test]

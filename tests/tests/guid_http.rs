@@ -85,16 +85,32 @@ async fn unknown_routes_are_404_json() {
 #[tokio::test]
 async fn ids_increase_across_requests() {
     let c = http();
-    let mut last = 0u64;
-    for _ in 0..20 {
+    let mut seen = HashSet::new();
+    let mut last: Option<u64> = None;
+    for call in 0..20 {
         let (s, b) = get_json(&c, "/v1/guid?count=50").await;
-        assert_eq!(s, 200);
+        assert_eq!(s, 200, "{b}");
         let ids = ids_of(&b);
-        // Sequential requests may land on different instances (different workers), so only
-        // distinctness holds across them; within one instance ids keep increasing.
-        assert!(ids.iter().all(|id| *id != last));
-        last = *ids.last().unwrap();
+        assert_eq!(ids.len(), 50, "{b}");
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "call {call}: ids strictly increase within a response: {ids:?}"
+        );
+        // Sequential requests may land on different instances (different workers), but the next
+        // request's ids are made in a later millisecond than the previous answer's (that answer
+        // had to travel back, and the next request forth), and the timestamp is the id's top bits.
+        if let (Some(prev), Some(first)) = (last, ids.first()) {
+            assert!(
+                *first > prev,
+                "call {call}: first id {first} is not above the previous call's last {prev}"
+            );
+        }
+        for id in &ids {
+            assert!(seen.insert(*id), "call {call}: id {id} was issued before");
+        }
+        last = ids.last().copied();
     }
+    assert_eq!(seen.len(), 20 * 50);
 }
 
 async fn futures_join<F: std::future::Future + Send + 'static>(
