@@ -9,12 +9,13 @@ PY := .venv/bin/python
 CARGO := cargo
 RELEASE := --release --locked
 
-.PHONY: help bootstrap build dev up down status logs token test lint fmt-check clippy template-lint deps-check unit fuzz api-fuzz integration bench bench-guid bench-og sam-build clean
+.PHONY: help bootstrap build dev up down status logs token test lint fmt-check clippy template-lint deps-check unit fuzz api-fuzz integration chaos figures bench bench-guid bench-og sam-build clean
 
 help:
 	@echo "make dev          install what is missing, start emulator + Redis, build, deploy, follow logs (Ctrl-C stops)"
 	@echo "make up / down    the same stack, detached / stopped (endpoints in .local/endpoints.env)"
 	@echo "make test         fmt, clippy, template lint, unit tests, fuzz targets, integration tests + API fuzzing on a stack of their own"
+	@echo "make chaos        writes under a random schedule of faults for CHAOS_SECONDS (300), then reconciliation (test stack)"
 	@echo "make bench        every benchmark beside its same-run baseline -> docs/bench-report.md (on a stack of its own)"
 	@echo "make status|logs  what is running / follow the logs"
 	@echo "make token U=alice  a bearer token for writes on the dev stack (signs alice up on first use)"
@@ -81,12 +82,23 @@ api-fuzz: bootstrap
 integration: bootstrap
 	scripts/integration.sh
 
+# The chaos run alone (tests/tests/chaos.rs), longer than the 60 s form `make test` runs:
+# loopback only, bounded by CHAOS_SECONDS; CHAOS_SEED repeats a schedule.
+CHAOS_SECONDS ?= 300
+chaos: bootstrap
+	CHAOS_SECONDS=$(CHAOS_SECONDS) ONLY_TEST=chaos scripts/integration.sh
+
 # Every benchmark beside its same-run baseline -> docs/bench-report.md (scripts/bench_report.py):
 # guid generator, preview extraction, drain throughput, HTTP load (the last two on a stack of
 # their own, the `bench` instance: started if down, and stopped again). BENCH_ONLY=guid,og runs a subset; BENCH_LOAD_REQUESTS (2000),
 # BENCH_LOAD_WORKERS (32), BENCH_DRAIN_MESSAGES (2000), BENCH_DRAIN_ROUNDS (3) from the environment.
 bench: bootstrap
 	$(PY) scripts/bench_report.py $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
+	$(PY) scripts/figures.py
+
+# docs/figures.md again from docs/bench-report.md and the last make test's fault figures.
+figures:
+	$(PY) scripts/figures.py
 
 bench-guid:
 	$(CARGO) bench --locked -p snowflake --bench generator

@@ -8,13 +8,17 @@ byte, but a share of DynamoDB requests (`X-Amz-Target: DynamoDB_20120810.*`) get
   throttle     400 ProvisionedThroughputExceededException (the SDKs classify it as throttling)
   error500     500 InternalServerError
   slow         forwarded, but answered only after --slow-ms milliseconds
+  lost_answer  forwarded (the upstream acts on it), then answered 500 instead of its answer:
+               SQS accepted the message, but the sender hears a failure
+  lost_timeout forwarded, then no answer: the connection is held --hang-ms milliseconds (beyond
+               the client's timeout) and closed
   unprocessed  BatchWriteItem only: a random proper subset of its items is withheld from the
                emulator and returned in UnprocessedItems; a one-item batch passes through
 
 Faults are drawn from random.Random(--seed): a sequential client sees the same faults each run.
 Control endpoints (answered here, never forwarded):
   GET /_fault/stats    counts: requests, forwarded, faults by kind and by operation
-  GET|POST /_fault/config  e.g. {"throttle": 0.3, "slow_ms": 500, "only_target": ["PutItem"],
+  GET|POST /_fault/config  e.g. {"throttle": 0.3, "slow_ms": 500, "hang_ms": 3000, "only_target": ["PutItem"],
                        "seed": 7}; omitted keys keep their value; answers the settings
   POST /_fault/reset   zeroes the stats
 
@@ -27,7 +31,8 @@ import argparse, binascii, http.client, json, random, signal, sys, threading, uu
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-KINDS = ("throttle", "error500", "slow", "unprocessed")
+KINDS = ("throttle", "error500", "slow", "lost_answer", "lost_timeout", "unprocessed")
+BATCH_ONLY = ("unprocessed",)
 PREFIX = "DynamoDB_20120810."
 # SQS's JSON protocol names its operations the same way (`AmazonSQS.SendMessage`).
 PREFIXES = (PREFIX, "AmazonSQS.")
@@ -42,7 +47,7 @@ class State:
         self.lock = threading.Lock()
         self.rng = random.Random(seed)
         self.rates = dict.fromkeys(KINDS, 0.0)
-        self.slow_ms, self.only = 2000, set()
+        self.slow_ms, self.hang_ms, self.only = 2000, 3000, set()
         self.reset()
 
     def reset(self):
@@ -57,6 +62,8 @@ class State:
         self.rates = rates
         if "slow_ms" in cfg:
             self.slow_ms = max(0, int(cfg["slow_ms"]))
+        if "hang_ms" in cfg:
+            self.hang_ms = max(0, int(cfg["hang_ms"]))
         if "only_target" in cfg:
             only = cfg["only_target"] or []
             only = only.split(",") if isinstance(only, str) else only  # list or "A,B"
@@ -75,7 +82,7 @@ class State:
             if self.only and op not in self.only:
                 return None
             r, acc = self.rng.random(), 0.0
-            for kind in KINDS if op == "BatchWriteItem" else KINDS[:3]:
+            for kind in KINDS if op == "BatchWriteItem" else [k for k in KINDS if k not in BATCH_ONLY]:
                 acc += self.rates[kind]
                 if r < acc:
                     return kind
@@ -135,6 +142,14 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def reply_error(self, kind):
+        status, code, message = ERRORS[kind]
+        data = b'{"__type":"com.amazonaws.dynamodb.v20120810#%s","message":"%s"}' % (code, message)
+        self.reply(status, data, [  # x-amzn-ErrorType is what the Rust SDK reads first
+            ("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", str(uuid.uuid4())),
+            ("x-amzn-ErrorType", code.decode()), ("x-amz-crc32", str(binascii.crc32(data))),
+            ("Date", self.date_time_string())])
+
     def reply_json(self, status, obj):
         self.reply(status, json.dumps(obj).encode(), [("Content-Type", "application/json")])
 
@@ -149,7 +164,8 @@ class Handler(BaseHTTPRequestHandler):
                 if self.command == "POST":
                     with st.lock:
                         st.configure(json.loads(body or b"{}"))
-                return self.reply_json(200, {**st.rates, "slow_ms": st.slow_ms, "only_target": sorted(st.only)})
+                return self.reply_json(200, {**st.rates, "slow_ms": st.slow_ms, "hang_ms": st.hang_ms,
+                                             "only_target": sorted(st.only)})
             if path == "/_fault/reset" and self.command == "POST":
                 with st.lock:
                     st.reset()
@@ -197,13 +213,8 @@ class Handler(BaseHTTPRequestHandler):
         op = target.split(".", 1)[1] if target.startswith(PREFIXES) else None
         kind = st.pick(op)
         if kind in ERRORS:
-            status, code, message = ERRORS[kind]
             st.count(op, kind)
-            data = b'{"__type":"com.amazonaws.dynamodb.v20120810#%s","message":"%s"}' % (code, message)
-            return self.reply(status, data, [  # x-amzn-ErrorType is what the Rust SDK reads first
-                ("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", str(uuid.uuid4())),
-                ("x-amzn-ErrorType", code.decode()), ("x-amz-crc32", str(binascii.crc32(data))),
-                ("Date", self.date_time_string())])
+            return self.reply_error(kind)
         withheld = None
         if kind == "unprocessed" and (split := split_batch(body, st.rng, st.lock)):
             body, withheld, n = split
@@ -214,6 +225,14 @@ class Handler(BaseHTTPRequestHandler):
             st.bump("upstream_errors")
             return self.reply_json(502, {"error": f"upstream: {e}"})
         st.bump("forwarded")
+        if kind == "lost_answer":  # the upstream took the request; its answer never arrives
+            st.count(op, kind)
+            return self.reply_error("error500")
+        if kind == "lost_timeout":
+            st.count(op, kind)
+            threading.Event().wait(st.hang_ms / 1000)
+            self.close_connection = True
+            return
         if withheld and status == 200:
             out = json.loads(data)
             for table, reqs in withheld.items():
@@ -237,6 +256,7 @@ def main():
     for kind in KINDS:
         p.add_argument("--" + kind, type=float, default=0.0, help=f"share of requests: {kind}")
     p.add_argument("--slow-ms", type=int, default=2000)
+    p.add_argument("--hang-ms", type=int, default=3000)
     p.add_argument("--only-target", default="", help="e.g. BatchWriteItem,PutItem")
     a = p.parse_args()
     host, _, port = a.listen.rpartition(":")
@@ -246,7 +266,8 @@ def main():
     if up.scheme != "http" or not up.hostname:
         p.error("--upstream must be http://host:port")
     try:
-        state.configure({**{k: getattr(a, k) for k in KINDS}, "slow_ms": a.slow_ms, "only_target": a.only_target})
+        state.configure({**{k: getattr(a, k) for k in KINDS}, "slow_ms": a.slow_ms, "hang_ms": a.hang_ms,
+                         "only_target": a.only_target})
     except ValueError as e:
         p.error(str(e))
     server = ThreadingHTTPServer(("127.0.0.1", int(port)), Handler)

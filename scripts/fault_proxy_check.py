@@ -249,6 +249,52 @@ def main():
         check("8 concurrent clients x 25 puts under 30% throttles all succeed", not errors and n["Count"] == 200,
               f"errors={errors[:1]} stored={n['Count']}")
 
+        control(url, "/_fault/config", {"lost_answer": 1.0, "only_target": ["PutItem"]})
+        try:
+            none.put_item(TableName=table, Item={"pk": {"S": "lost-answer"}})
+            lost = "ok"
+        except ClientError as e:
+            lost = e.response["Error"]["Code"]
+        got = direct.get_item(TableName=table, Key={"pk": {"S": "lost-answer"}}).get("Item")
+        check("lost_answer: the upstream stores it, the client hears a 500", lost == "InternalServerError"
+              and got == {"pk": {"S": "lost-answer"}}, f"client saw {lost}, stored={got}")
+        control(url, "/_fault/config", {"lost_answer": 0.0, "lost_timeout": 1.0, "hang_ms": 1500})
+        impatient = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1",
+                                 config=Config(retries={"total_max_attempts": 1}, read_timeout=0.5),
+                                 aws_access_key_id="test", aws_secret_access_key="test")
+        t = time.monotonic()
+        try:
+            impatient.put_item(TableName=table, Item={"pk": {"S": "lost-timeout"}})
+            hung = "ok"
+        except Exception as e:  # noqa: BLE001 - botocore's ReadTimeoutError is what we expect
+            hung = type(e).__name__
+        waited = time.monotonic() - t
+        got = direct.get_item(TableName=table, Key={"pk": {"S": "lost-timeout"}}).get("Item")
+        check("lost_timeout: the upstream stores it, the client times out", "Timeout" in hung
+              and got == {"pk": {"S": "lost-timeout"}} and waited < 1.4, f"client saw {hung} after {waited:.2f}s")
+        sqs_direct = boto3.client("sqs", endpoint_url=upstream, region_name="us-east-1",
+                                  aws_access_key_id="test", aws_secret_access_key="test")
+        sqs_proxy = boto3.client("sqs", endpoint_url=url, region_name="us-east-1",
+                                 config=Config(retries={"total_max_attempts": 1}),
+                                 aws_access_key_id="test", aws_secret_access_key="test")
+        queue = sqs_direct.create_queue(QueueName=table)["QueueUrl"]
+        control(url, "/_fault/config", {"lost_timeout": 0.0, "lost_answer": 1.0, "only_target": ["SendMessage"]})
+        try:
+            sqs_proxy.send_message(QueueUrl=queue, MessageBody="accepted, answer lost")
+            sent = "ok"
+        except ClientError as e:
+            sent = e.response["Error"]["Code"]
+        got = sqs_direct.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", [])
+        sqs_direct.delete_queue(QueueUrl=queue)
+        check("lost_answer on SQS SendMessage: the queue has the message, the sender hears a 500",
+              sent == "InternalServerError" and [m["Body"] for m in got] == ["accepted, answer lost"],
+              f"sender saw {sent}, queue held {len(got)}")
+        s = control(url, "/_fault/stats")
+        check("stats count lost answers by operation", s["faults_by_operation"].get("PutItem", {}).get("lost_answer") == 1
+              and s["faults_by_operation"].get("SendMessage", {}).get("lost_answer") == 1
+              and s["faults"]["lost_timeout"] == 1, json.dumps(s["faults_by_operation"]))
+        control(url, "/_fault/config", {"lost_answer": 0.0, "only_target": []})
+
         st, data = call(url, "POST", "/_fault/config", b'{"throttle": 0.8, "error500": 0.5}')
         check("config refuses rates summing over 1", st == 400)
         control(url, "/_fault/reset", {})

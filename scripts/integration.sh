@@ -14,6 +14,19 @@ set -a
 # shellcheck disable=SC1091
 . .local/test/endpoints.env
 set +a
+if [[ -n ${ONLY_TEST:-} ]]; then  # one test file (make chaos)
+  cargo test --release --locked -p integration --test "$ONLY_TEST" -- --nocapture
+  exit
+fi
+# The fault tests, the chaos run and the API fuzzing leave their figures lines here;
+# scripts/figures.py turns them into docs/figures.md.
+export FAULT_FIGURES="${FAULT_FIGURES:-.local/test/fault-figures.txt}"
+dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
+printf '# run: %s, commit %s%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$dirty" > "$FAULT_FIGURES"
+# The fault proxy the fault tests rely on, checked first against this stack's emulator (it
+# works in a table and a queue of its own, and deletes them).
+"$PY" scripts/fault_proxy_check.py --upstream "$AWS_ENDPOINT_URL"
 cargo test --release --locked -p integration -- --test-threads "${TEST_THREADS:-4}"
 # The API against openapi.yaml, fuzzed (bounded: scripts/api_fuzz.py), then no panic in any log.
-.venv-fuzz/bin/python scripts/api_fuzz.py --instance test
+.venv-fuzz/bin/python scripts/api_fuzz.py --instance test | tee -a "$FAULT_FIGURES"
+"$PY" scripts/figures.py --faults "$FAULT_FIGURES"

@@ -179,9 +179,13 @@ impl Writer {
 
 /// Signs up users named `<prefix><i>-<unique>` (`count` of them) through `scripts/signin.py`,
 /// the same script people use, so the tests exercise the real sign-up and sign-in.
+/// The local stack is `STACK_INSTANCE` (`scripts/stack.py` instances; `test` when unset).
 pub async fn writers(prefix: &str, count: usize) -> Vec<Writer> {
     let mut args: Vec<String> = (0..count).map(|i| unique(&format!("{prefix}{i}"))).collect();
-    args.extend(["--instance", "test", "--json"].map(String::from));
+    args.extend(
+        ["--instance", &std::env::var("STACK_INSTANCE").unwrap_or_else(|_| "test".into()), "--json"]
+            .map(String::from),
+    );
     // signin.py bounds its own calls (5 s connect, 10 s read, 3 attempts per call).
     let out = run_script("signin.py", args).await;
     let writers: Vec<Writer> = out

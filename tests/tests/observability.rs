@@ -22,28 +22,7 @@ fn trace() -> (String, String) {
 
 /// Every JSON log line of `group` since `since`, parsed.
 async fn lines(group: &str, since: i64) -> Vec<Value> {
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk().await);
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = logs
-            .filter_log_events()
-            .log_group_name(group)
-            .start_time(since)
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .unwrap();
-        for e in page.events() {
-            if let Some(v) = e.message().and_then(|m| serde_json::from_str::<Value>(m.trim()).ok()) {
-                out.push(v);
-            }
-        }
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() || page.events().is_empty() {
-            return out;
-        }
-    }
+    integration::faults::log_events(group, since, None).await
 }
 
 /// Polls `group` until `done` holds for its lines (or 60 s pass); returns the last lines.

@@ -115,7 +115,9 @@ impl IdempotencyStore for DynamoIdempotency {
         match expired {
             Ok(_) => Ok(()),
             // Completed, gone, or taken over by another request meanwhile: not this claim's to end.
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                Ok(())
+            }
             Err(e) => Err(err(e)),
         }
     }

@@ -75,7 +75,11 @@ mod tests {
         assert_eq!((p.list_max, p.repair_grace_ms), (1_000, 900_000));
         let w = WriteSettings::from_env(&env).unwrap();
         assert!(!w.compat_write_enabled, "off unless turned on");
-        let on = Env::from_pairs([("POSTS_QUEUE_URL", "q"), ("IDEMPOTENCY_TABLE", "i"), ("COMPAT_WRITE_ENABLED", "true")]);
+        let on = Env::from_pairs([
+            ("POSTS_QUEUE_URL", "q"),
+            ("IDEMPOTENCY_TABLE", "i"),
+            ("COMPAT_WRITE_ENABLED", "true"),
+        ]);
         assert!(WriteSettings::from_env(&on).unwrap().compat_write_enabled);
         assert_eq!(w.preview_budget, Duration::from_millis(1_500));
         assert!(WriteSettings::from_env(&Env::from_pairs([("POSTS_TABLE", "p")])).is_err());

@@ -22,7 +22,10 @@ pub async fn handle<Q: Requeue, P: ParkedStore>(
     // (re-sending and parking are safe to repeat for the others).
     let letters: Option<Vec<DeadLetter>> = event.payload.records.iter().map(letter).collect();
     let Some(letters) = letters else {
-        tracing::error!(records = event.payload.records.len(), "dead letter without a message id: the batch fails whole");
+        tracing::error!(
+            records = event.payload.records.len(),
+            "dead letter without a message id: the batch fails whole"
+        );
         return Err("a dead letter of the batch has no message id; the whole batch is retried".into());
     };
     for letter in &letters {

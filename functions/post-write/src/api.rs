@@ -101,10 +101,16 @@ async fn create<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQu
     let now_ms = domain::clock_text::now_unix_ms();
     // The id is chosen before the claim and recorded with it (see domain::posts::idempotency).
     let offered = deps.writer.reserve_id().await.map_err(write_error)?;
-    let decision =
-        idempotency::decide(&deps.idempotency, &key, &request_hash, offered, now_ms, in_progress_ms(req, now_ms))
-            .await
-            .map_err(|e| ApiError::unavailable("idempotency_unavailable", "retry shortly", e))?;
+    let decision = idempotency::decide(
+        &deps.idempotency,
+        &key,
+        &request_hash,
+        offered,
+        now_ms,
+        in_progress_ms(req, now_ms),
+    )
+    .await
+    .map_err(|e| ApiError::unavailable("idempotency_unavailable", "retry shortly", e))?;
     match decision {
         Decision::Replay { status, body } => Ok(replay(status, body)),
         Decision::KeyReused => Err(ApiError::new(

@@ -11,8 +11,9 @@
 //! from the HTTP request into the drain.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use domain::posts::PostCache;
 use domain::posts::TRACE_ATTRIBUTE;
-use domain::posts::drain::{Backoff, PostBatchStore, Redeliveries, drain, retry_delay_s};
+use domain::posts::drain::{Backoff, PostBatchStore, Redeliveries, drain, list_persisted, retry_delay_s};
 use lambda_runtime::{Error, LambdaEvent};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -22,13 +23,15 @@ const MARGIN: Duration = Duration::from_millis(1_500);
 /// Of [`MARGIN`], what is kept back to answer once the redeliveries are asked for.
 const ANSWER_MARGIN: Duration = Duration::from_millis(500);
 
-pub struct Deps<S, R> {
+pub struct Deps<S, R, C> {
     pub store: S,
     pub redeliveries: R,
+    /// The posts cache, whose lists get the persisted posts (none: no cache configured).
+    pub cache: Option<C>,
 }
 
-pub async fn handle<S: PostBatchStore, R: Redeliveries>(
-    deps: &Deps<S, R>,
+pub async fn handle<S: PostBatchStore, R: Redeliveries, C: PostCache>(
+    deps: &Deps<S, R, C>,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
     let started = tokio::time::Instant::now();
@@ -38,8 +41,14 @@ pub async fn handle<S: PostBatchStore, R: Redeliveries>(
     let mut spans = HashMap::with_capacity(event.payload.records.len());
     let mut receipts = HashMap::with_capacity(event.payload.records.len());
     let mut response = SqsBatchResponse::default();
-    if let Some(i) = event.payload.records.iter().position(|r| r.message_id.as_deref().is_none_or(str::is_empty)) {
-        tracing::error!(record = i, records = event.payload.records.len(), "record without a message id: the batch fails whole");
+    if let Some(i) =
+        event.payload.records.iter().position(|r| r.message_id.as_deref().is_none_or(str::is_empty))
+    {
+        tracing::error!(
+            record = i,
+            records = event.payload.records.len(),
+            "record without a message id: the batch fails whole"
+        );
         return Err(format!("record {i} of the batch has no message id; the whole batch is retried").into());
     }
     for record in &event.payload.records {
@@ -60,17 +69,21 @@ pub async fn handle<S: PostBatchStore, R: Redeliveries>(
             )
         });
         spans.insert(id.clone(), span);
-        let receive_count = record
-            .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|n| n.parse::<u32>().ok())
-            .unwrap_or(1);
+        let receive_count =
+            record.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse::<u32>().ok()).unwrap_or(1);
         if let Some(handle) = record.receipt_handle.clone() {
             receipts.insert(id.clone(), (handle, receive_count));
         }
         messages.push((id, record.body.clone().unwrap_or_default()));
     }
-    let outcome = drain(&deps.store, &messages, deadline, Backoff::default()).await;
+    let mut outcome = drain(&deps.store, &messages, deadline, Backoff::default()).await;
+    let unlisted = match &deps.cache {
+        Some(cache) => {
+            let receives = receipts.iter().map(|(id, (_, n))| (id.clone(), *n)).collect();
+            list_persisted(cache, &mut outcome, &receives, deadline).await
+        }
+        None => 0,
+    };
     let in_span = |id: &str, log: &dyn Fn()| match spans.get(id) {
         Some(span) => span.in_scope(log),
         None => log(),
@@ -106,6 +119,7 @@ pub async fn handle<S: PostBatchStore, R: Redeliveries>(
         persisted = outcome.persisted.len(),
         failed = outcome.failed.len(),
         retries = outcome.retries,
+        lists_not_updated = unlisted,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "batch drained"
     );
@@ -114,6 +128,7 @@ pub async fn handle<S: PostBatchStore, R: Redeliveries>(
         .count("BatchSize", event.payload.records.len() as u64)
         .count("PostsPersisted", outcome.persisted.len() as u64)
         .count("WriteRetries", outcome.retries)
+        .count("ListUpdateFailures", unlisted as u64)
         .count("MessagesFailedTransient", (outcome.failed.len() - permanent) as u64)
         .count("MessagesFailedPermanent", permanent as u64)
         .property("request_id", event.context.request_id.clone())
@@ -125,6 +140,7 @@ pub async fn handle<S: PostBatchStore, R: Redeliveries>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use domain::fakes::posts::MemoryPostCache;
     use domain::posts::{Post, QueueError, StoreError};
     use std::sync::Mutex;
 
@@ -149,8 +165,12 @@ mod tests {
         }
     }
 
-    fn deps() -> Deps<Table, Early> {
-        Deps { store: Table::default(), redeliveries: Early::default() }
+    fn deps() -> Deps<Table, Early, MemoryPostCache> {
+        Deps {
+            store: Table::default(),
+            redeliveries: Early::default(),
+            cache: Some(MemoryPostCache::new(10)),
+        }
     }
 
     fn event(file: &str) -> LambdaEvent<SqsEvent> {

@@ -11,9 +11,15 @@
 //! function's timeout (which would redeliver it whole). A failed message comes back sooner than
 //! the queue's visibility timeout: a permanent failure at once (it reaches the dead-letter
 //! queue after its few receives, in seconds), a transient one after [`retry_delay_s`].
+//!
+//! Once persisted, each post is added to its user's cached list where that list is cached
+//! ([`list_persisted`]): a write whose own cache update failed (a node frozen or unreachable),
+//! or a list refilled from the table before the post reached it, would otherwise leave the list
+//! without the post for as long as it is cached. A failed update fails the message for a few
+//! receives, so it is tried again once the node is back; writing it again is harmless.
 
-use super::{QueueError, StoreError};
 use super::model::{MAX_CONTENTS_CHARS, Post, check_user_id};
+use super::{PostCache, QueueError, StoreError};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::future::Future;
@@ -41,6 +47,8 @@ pub struct Failure {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcome {
     pub persisted: Vec<String>,
+    /// The post (user, id) of each persisted message.
+    pub keys: HashMap<String, (String, u64)>,
     pub failed: Vec<Failure>,
     /// Table writes sent again (unprocessed items or failed requests), for the metrics.
     pub retries: u64,
@@ -72,6 +80,60 @@ pub fn decode(body: &str) -> Result<Post, String> {
     }
     // The time is the id's: whatever a message says, the stored post says that.
     Ok(Post { created_at: super::write::created_at(post.post_id), ..post })
+}
+
+/// Receives during which a persisted post whose cached list could not be updated is failed
+/// for another try (the tries span 1 + 2 + 4 s: a node frozen for a few seconds, then skipped
+/// by its breaker for 5 s more); beyond them the list is left (it expires, or a read refills
+/// it). Below the queue's 5 receives, so such a message never reaches the dead-letter queue.
+pub const LIST_UPDATE_RECEIVES: u32 = 4;
+
+/// Adds each persisted post to its user's cached list, if the list is cached (one update per
+/// post, all at once, each bounded by `deadline`). A message whose update failed moves from
+/// persisted to failed (transient) while its receive count (`receives`, by message id; 1 when
+/// unknown) is below [`LIST_UPDATE_RECEIVES`]; how many updates failed is returned.
+pub async fn list_persisted<C: PostCache>(
+    cache: &C,
+    outcome: &mut Outcome,
+    receives: &HashMap<String, u32>,
+    deadline: tokio::time::Instant,
+) -> usize {
+    let mut posts: Vec<(String, u64)> = outcome.keys.values().cloned().collect();
+    posts.sort_unstable();
+    posts.dedup();
+    let updates = posts.iter().map(|(user, id)| async move {
+        let done = matches!(tokio::time::timeout_at(deadline, cache.list_add(user, *id)).await, Ok(Ok(_)));
+        ((user.clone(), *id), done)
+    });
+    let failed: std::collections::HashSet<(String, u64)> = futures_util::future::join_all(updates)
+        .await
+        .into_iter()
+        .filter(|(_, done)| !done)
+        .map(|(k, _)| k)
+        .collect();
+    if failed.is_empty() {
+        return 0;
+    }
+    let (mut kept, mut retried) = (Vec::new(), Vec::new());
+    for id in std::mem::take(&mut outcome.persisted) {
+        let unlisted = outcome.keys.get(&id).is_some_and(|k| failed.contains(k));
+        let receive = receives.get(&id).copied().unwrap_or(1);
+        if unlisted && receive < LIST_UPDATE_RECEIVES {
+            retried.push(id);
+        } else {
+            kept.push(id);
+        }
+    }
+    for id in retried {
+        outcome.keys.remove(&id);
+        outcome.failed.push(Failure {
+            message_id: id,
+            permanent: false,
+            reason: "persisted; its user's cached list not updated yet".into(),
+        });
+    }
+    outcome.persisted = kept;
+    failed.len()
 }
 
 /// Makes failed messages visible again early (SQS ChangeMessageVisibility).
@@ -138,9 +200,14 @@ pub async fn drain<S: PostBatchStore>(
     let results = futures_util::future::join_all(writes).await;
     for (chunk, (results, retries)) in entries.chunks(CHUNK).zip(results) {
         outcome.retries += retries;
-        for ((_, ids), result) in chunk.iter().zip(results) {
+        for ((post, ids), result) in chunk.iter().zip(results) {
             match result {
-                Ok(()) => outcome.persisted.extend(ids.iter().cloned()),
+                Ok(()) => {
+                    outcome.persisted.extend(ids.iter().cloned());
+                    for id in ids {
+                        outcome.keys.insert(id.clone(), (post.user_id.clone(), post.post_id));
+                    }
+                }
                 Err(reason) => outcome.failed.extend(ids.iter().map(|id| Failure {
                     message_id: id.clone(),
                     permanent: false,
@@ -328,6 +395,30 @@ mod tests {
         assert!(started.elapsed() < Duration::from_millis(1_000), "took {:?}", started.elapsed());
         assert_eq!(out.failed.len(), 2);
         assert!(out.failed.iter().all(|f| !f.permanent && f.reason.contains("deadline")), "{out:?}");
+    }
+
+    #[tokio::test]
+    async fn persisted_posts_join_their_cached_lists_and_a_failed_update_is_retried() {
+        use crate::fakes::posts::MemoryPostCache;
+        let table = FlakyTable::default();
+        let cache = MemoryPostCache::new(100);
+        cache.list_fill("u", &[BASE - 1]).await.unwrap();
+        let messages = vec![("a".into(), body("u", BASE)), ("b".into(), body("v", BASE + 1))];
+        let mut out = drain(&table, &messages, deadline(1_000), FAST).await;
+        assert_eq!(list_persisted(&cache, &mut out, &HashMap::new(), deadline(1_000)).await, 0);
+        assert_eq!(cache.list("u").unwrap(), vec![BASE, BASE - 1], "added to the cached list");
+        assert_eq!(cache.list("v"), None, "an uncached list stays uncached");
+        assert_eq!(out.persisted.len(), 2);
+
+        // The cache is down: the message is tried again, until its third receive.
+        cache.down.store(true, Ordering::SeqCst);
+        let mut out = drain(&table, &messages, deadline(1_000), FAST).await;
+        let receives = HashMap::from([("a".to_owned(), 1), ("b".to_owned(), LIST_UPDATE_RECEIVES)]);
+        assert_eq!(list_persisted(&cache, &mut out, &receives, deadline(1_000)).await, 2);
+        assert_eq!(out.persisted, vec!["b".to_owned()], "given up on at its last receive");
+        assert_eq!(out.failed.len(), 1);
+        assert!(out.failed[0].message_id == "a" && !out.failed[0].permanent, "{out:?}");
+        assert_eq!(table.items.lock().unwrap().len(), 2, "persisted all the same");
     }
 
     #[test]
