@@ -20,7 +20,8 @@ if [[ -n ${ONLY_TEST:-} ]]; then  # one test file (make chaos)
 fi
 # The fault tests, the chaos run and the API fuzzing leave their figures lines here;
 # scripts/figures.py turns them into docs/figures.md.
-export FAULT_FIGURES="${FAULT_FIGURES:-.local/test/fault-figures.txt}"
+# (absolute: the test binaries run in tests/)
+export FAULT_FIGURES="${FAULT_FIGURES:-$PWD/.local/test/fault-figures.txt}"
 dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
 printf '# run: %s, commit %s%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$dirty" > "$FAULT_FIGURES"
 # The fault proxy the fault tests rely on, checked first against this stack's emulator (it
@@ -28,5 +29,6 @@ printf '# run: %s, commit %s%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(git rev-
 "$PY" scripts/fault_proxy_check.py --upstream "$AWS_ENDPOINT_URL"
 cargo test --release --locked -p integration -- --test-threads "${TEST_THREADS:-4}"
 # The API against openapi.yaml, fuzzed (bounded: scripts/api_fuzz.py), then no panic in any log.
-.venv-fuzz/bin/python scripts/api_fuzz.py --instance test | tee -a "$FAULT_FIGURES"
+.venv-fuzz/bin/python scripts/api_fuzz.py --instance test | tee .local/test/api-fuzz.log
+grep '^api_fuzz: operations' .local/test/api-fuzz.log >> "$FAULT_FIGURES" || true
 "$PY" scripts/figures.py --faults "$FAULT_FIGURES"
