@@ -129,7 +129,8 @@ async fn user_lists_order_and_page_exactly_above_2_pow_53() {
 
     assert_eq!(posts.list_page(&uid, None, 10).await.unwrap(), None, "no list yet");
     assert!(!posts.list_add(&uid, base).await.unwrap(), "no add without a list");
-    posts.list_fill(&uid, &ids[..3]).await.unwrap();
+    let ticket = posts.list_reserve(&uid).await.unwrap();
+    assert!(posts.list_fill(&uid, &ticket, &ids[..3]).await.unwrap());
     for id in &ids[3..] {
         assert!(posts.list_add(&uid, *id).await.unwrap());
     }
@@ -149,8 +150,42 @@ async fn user_lists_order_and_page_exactly_above_2_pow_53() {
 
     // An empty list is remembered as empty.
     let empty = unique("empty");
-    posts.list_fill(&empty, &[]).await.unwrap();
+    let ticket = posts.list_reserve(&empty).await.unwrap();
+    assert!(posts.list_fill(&empty, &ticket, &[]).await.unwrap());
     assert_eq!(posts.list_page(&empty, None, 10).await.unwrap().map(|p| p.ids), Some(vec![]));
+}
+
+/// A list filled from a table read must not miss a post added while the table was being read:
+/// the add to the absent list voids the reservation, so the stale fill writes nothing.
+#[tokio::test]
+async fn a_fill_from_a_stale_table_read_never_hides_a_post_added_meanwhile() {
+    use adapters::{PostCacheConfig, RedisPosts};
+    use domain::posts::PostCache;
+    let shards = Arc::new(RedisShards::new(&nodes(), RedisConfig::default()).unwrap());
+    let posts = RedisPosts::new(shards, PostCacheConfig::default());
+    let uid = unique("fill-race");
+    let (older, persisted): (u64, u64) = (725_617_227_714_740_224, 725_617_227_714_740_225);
+
+    // A reader reserves and reads the table (it holds `older` only); meanwhile the drain
+    // persists `persisted` and adds it, finding no list.
+    let stale = posts.list_reserve(&uid).await.unwrap();
+    assert!(!posts.list_add(&uid, persisted).await.unwrap(), "no list to add to");
+    assert!(!posts.list_fill(&uid, &stale, &[older]).await.unwrap(), "the stale fill is refused");
+    assert_eq!(posts.list_page(&uid, None, 10).await.unwrap(), None, "the list stays absent");
+
+    // The next reader's table read holds both; its fill stands.
+    let fresh = posts.list_reserve(&uid).await.unwrap();
+    assert!(posts.list_fill(&uid, &fresh, &[persisted, older]).await.unwrap());
+    assert_eq!(posts.list_page(&uid, None, 10).await.unwrap().unwrap().ids, vec![persisted, older]);
+    // A reservation is used once; the list now exists, so later fills change nothing.
+    assert!(!posts.list_fill(&uid, &fresh, &[older]).await.unwrap());
+
+    // Of two readers racing, only the newest reservation fills.
+    let other = unique("fill-two");
+    let (first, second) =
+        (posts.list_reserve(&other).await.unwrap(), posts.list_reserve(&other).await.unwrap());
+    assert!(!posts.list_fill(&other, &first, &[older]).await.unwrap());
+    assert!(posts.list_fill(&other, &second, &[older]).await.unwrap());
 }
 
 /// A real replica (`redis-server --replicaof`) beside the stack's first node: reads (MGET, the
@@ -206,7 +241,8 @@ async fn reads_go_to_the_replica_and_writes_to_the_primary() {
             let deadline = Instant::now() + Duration::from_secs(20);
             loop {
                 posts.posts_put(std::slice::from_ref(&post)).await.unwrap();
-                posts.list_fill(&uid, &[post.post_id]).await.unwrap();
+                let ticket = posts.list_reserve(&uid).await.unwrap();
+                posts.list_fill(&uid, &ticket, &[post.post_id]).await.unwrap();
                 let seen = posts.posts_get(&[post.post_id]).await;
                 let listed = posts.list_page(&uid, None, 10).await.ok().flatten();
                 if seen == vec![Lookup::Hit(post.clone())]

@@ -88,10 +88,18 @@ async fn concurrent_cold_starts_get_distinct_slots_until_all_are_taken() {
     with_table(|client, table| async move {
         let store = Arc::new(DynamoLeaseStore::new(client, table));
         let now = now_ms();
+        // Real cold starts are separate processes, one connection each. One test process opening
+        // 1,024 connections at once overflows the emulator's listen backlog (connects time out and
+        // the SDK's retry budget runs dry), so 64 race at a time: still far more than ever collide.
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(64));
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..1024 {
             let store = Arc::clone(&store);
-            tasks.spawn(async move { store.acquire(&format!("instance-{i}"), now, now + 600_000).await });
+            let in_flight = Arc::clone(&in_flight);
+            tasks.spawn(async move {
+                let _permit = in_flight.acquire().await.expect("never closed");
+                store.acquire(&format!("instance-{i}"), now, now + 600_000).await
+            });
         }
         let mut slots = HashSet::new();
         while let Some(r) = tasks.join_next().await {

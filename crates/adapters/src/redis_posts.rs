@@ -7,10 +7,16 @@
 //! keeps a user with no posts cached as "known, empty". Scripts keep each list operation atomic:
 //! a list is only added to when it exists (else a new post would hide the older ones), and is
 //! trimmed to its newest `list_max` ids.
+//!
+//! Filling an absent list races the posts persisted meanwhile: a reader reads the table, the
+//! drain persists a post and finds no list to add it to, then the reader writes a list without
+//! it (for the list's whole TTL). So a fill is reserved first (`plf:{uid}`, a random token, on
+//! the list's node), an add that finds no list deletes the reservation, and the fill writes
+//! only while its own token is still there.
 
 use crate::redis_shards::RedisShards;
 use domain::keys::{self, LIST_SENTINEL};
-use domain::posts::{ListPage, Lookup, Post, PostCache};
+use domain::posts::{FillTicket, ListPage, Lookup, Post, PostCache};
 use domain::scrap::CacheError;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -56,22 +62,32 @@ local function trim(key, max)
 end
 "#;
 
+/// How long a fill reservation lasts: well beyond one table read (its SDK operation timeout).
+const RESERVATION: Duration = Duration::from_secs(10);
+
+/// KEYS: the list, its reservation; ARGV: ttl, max, the sentinel, the token, ids...
 fn fill_script() -> String {
     format!(
         "{TRIM}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('GET', KEYS[2]) ~= ARGV[4] then return 0 end
+redis.call('DEL', KEYS[2])
 redis.call('ZADD', KEYS[1], 0, ARGV[3])
-for i = 4, #ARGV do redis.call('ZADD', KEYS[1], 0, ARGV[i]) end
+for i = 5, #ARGV do redis.call('ZADD', KEYS[1], 0, ARGV[i]) end
 trim(KEYS[1], tonumber(ARGV[2]))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1"
     )
 }
 
+/// KEYS: the list, its reservation; ARGV: ttl, max, the member.
 fn add_script() -> String {
     format!(
         "{TRIM}
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[2])
+  return 0
+end
 redis.call('ZADD', KEYS[1], 0, ARGV[3])
 trim(KEYS[1], tonumber(ARGV[2]))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -121,25 +137,38 @@ impl PostCache for RedisPosts {
         }))
     }
 
-    async fn list_fill(&self, user_id: &str, ids: &[u64]) -> Result<(), CacheError> {
+    async fn list_reserve(&self, user_id: &str) -> Result<FillTicket, CacheError> {
         if self.shards.is_empty() {
-            return Ok(());
+            return Err(CacheError("no cache nodes".into()));
         }
         let key = keys::post_list(user_id);
+        let token: u64 = rand::random();
+        let mut set = redis::cmd("SET");
+        set.arg(keys::post_list_fill(user_id)).arg(token).arg("PX").arg(RESERVATION.as_millis() as u64);
+        let () = self.shards.exec(&key, |mut c| async move { set.query_async(&mut c).await }).await?;
+        Ok(FillTicket(token))
+    }
+
+    async fn list_fill(&self, user_id: &str, ticket: &FillTicket, ids: &[u64]) -> Result<bool, CacheError> {
+        if self.shards.is_empty() {
+            return Ok(false);
+        }
+        let key = keys::post_list(user_id);
+        let reservation = keys::post_list_fill(user_id);
         let script = &self.fill;
         let (ttl, max) = (Self::ttl_ms(self.config.list_ttl), self.config.list_max);
-        let _: i64 = self
+        let filled: i64 = self
             .shards
             .exec(&key, |mut c| {
                 let mut call = script.prepare_invoke();
-                call.key(&key).arg(ttl).arg(max).arg(LIST_SENTINEL);
+                call.key(&key).key(&reservation).arg(ttl).arg(max).arg(LIST_SENTINEL).arg(ticket.0);
                 for id in ids {
                     call.arg(keys::list_member(*id));
                 }
                 async move { call.invoke_async(&mut c).await }
             })
             .await?;
-        Ok(())
+        Ok(filled == 1)
     }
 
     async fn list_add(&self, user_id: &str, id: u64) -> Result<bool, CacheError> {
@@ -147,13 +176,14 @@ impl PostCache for RedisPosts {
             return Ok(false);
         }
         let key = keys::post_list(user_id);
+        let reservation = keys::post_list_fill(user_id);
         let script = &self.add;
         let (ttl, max) = (Self::ttl_ms(self.config.list_ttl), self.config.list_max);
         let added: i64 = self
             .shards
             .exec(&key, |mut c| {
                 let mut call = script.prepare_invoke();
-                call.key(&key).arg(ttl).arg(max).arg(keys::list_member(id));
+                call.key(&key).key(&reservation).arg(ttl).arg(max).arg(keys::list_member(id));
                 async move { call.invoke_async(&mut c).await }
             })
             .await?;

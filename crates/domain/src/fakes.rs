@@ -219,7 +219,8 @@ impl crate::scrap::RateLimiter for FixedLimiter {
 pub mod posts {
     use crate::posts::write::{IdSource, Previewer};
     use crate::posts::{
-        ListPage, Lookup, Post, PostCache, PostQueue, PostStore, QueueError, SendError, StoreError, Trace,
+        FillTicket, ListPage, Lookup, Post, PostCache, PostQueue, PostStore, QueueError, SendError,
+        StoreError, Trace,
     };
     use crate::scrap::{CacheError, Preview};
     use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -278,6 +279,9 @@ pub mod posts {
     pub struct MemoryPostCache {
         pub posts: Mutex<HashMap<u64, Post>>,
         pub lists: Mutex<HashMap<String, BTreeSet<u64>>>,
+        /// The newest fill reservation of each absent list.
+        pub reserved: Mutex<HashMap<String, u64>>,
+        pub tickets: AtomicU64,
         pub list_max: usize,
         pub down: AtomicBool,
     }
@@ -288,6 +292,12 @@ pub mod posts {
         }
         fn check(&self) -> Result<(), CacheError> {
             if self.down.load(Ordering::SeqCst) { Err(CacheError("down".into())) } else { Ok(()) }
+        }
+        /// Creates a list outright, as a reservation followed by its fill would.
+        pub fn seed_list(&self, user_id: &str, ids: &[u64]) {
+            let mut l: BTreeSet<u64> = ids.iter().copied().collect();
+            self.trim(&mut l);
+            lock(&self.lists).insert(user_id.to_owned(), l);
         }
         pub fn list(&self, user_id: &str) -> Option<Vec<u64>> {
             lock(&self.lists).get(user_id).map(|l| l.iter().rev().copied().collect())
@@ -318,20 +328,37 @@ pub mod posts {
                 full: l.len() >= self.list_max,
             }))
         }
-        async fn list_fill(&self, user_id: &str, ids: &[u64]) -> Result<(), CacheError> {
+        async fn list_reserve(&self, user_id: &str) -> Result<FillTicket, CacheError> {
+            self.check()?;
+            let token = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
+            lock(&self.reserved).insert(user_id.to_owned(), token);
+            Ok(FillTicket(token))
+        }
+        async fn list_fill(
+            &self,
+            user_id: &str,
+            ticket: &FillTicket,
+            ids: &[u64],
+        ) -> Result<bool, CacheError> {
             self.check()?;
             let mut lists = lock(&self.lists);
-            if !lists.contains_key(user_id) {
-                let mut l: BTreeSet<u64> = ids.iter().copied().collect();
-                self.trim(&mut l);
-                lists.insert(user_id.to_owned(), l);
+            let mut reserved = lock(&self.reserved);
+            if lists.contains_key(user_id) || reserved.get(user_id) != Some(&ticket.0) {
+                return Ok(false);
             }
-            Ok(())
+            reserved.remove(user_id);
+            let mut l: BTreeSet<u64> = ids.iter().copied().collect();
+            self.trim(&mut l);
+            lists.insert(user_id.to_owned(), l);
+            Ok(true)
         }
         async fn list_add(&self, user_id: &str, id: u64) -> Result<bool, CacheError> {
             self.check()?;
             let mut lists = lock(&self.lists);
-            let Some(l) = lists.get_mut(user_id) else { return Ok(false) };
+            let Some(l) = lists.get_mut(user_id) else {
+                lock(&self.reserved).remove(user_id);
+                return Ok(false);
+            };
             l.insert(id);
             while l.len() > self.list_max {
                 l.pop_first();

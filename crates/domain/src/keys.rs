@@ -6,6 +6,7 @@
 //! | `lock:url:{same hash}` | marker of the one fetch in flight for that URL | the fetch timeout |
 //! | `rl:{caller}:{minute}` | scraps counted in that minute | 5 minutes |
 //! | `post:{post_id}` | the post's JSON | 7 days |
+//! | `plf:{user_id}` | the token of the newest reservation to fill the absent `pl:{user_id}`, deleted by an add to the absent list; placed with the list | 10 s |
 //! | `pl:{user_id}` | the user's newest ids: a sorted set, every score 0, members the ids as 20-digit zero-padded decimals, ordered by member (exact for 64-bit ids, unlike a double score), plus the member `00000000000000000000` marking the list as known | 7 days, refreshed on write |
 //!
 //! Keys that must live together (a caller's rate-limit minutes, checked by one script) are
@@ -39,6 +40,11 @@ pub fn post(post_id: u64) -> String {
 /// A user's list of post ids.
 pub fn post_list(user_id: &str) -> String {
     format!("pl:{user_id}")
+}
+
+/// The reservation to fill a user's absent list (placed on the ring with the list).
+pub fn post_list_fill(user_id: &str) -> String {
+    format!("plf:{user_id}")
 }
 
 /// An id as a list member: fixed width, so member order is numeric order.

@@ -402,7 +402,7 @@ mod tests {
         use crate::fakes::posts::MemoryPostCache;
         let table = FlakyTable::default();
         let cache = MemoryPostCache::new(100);
-        cache.list_fill("u", &[BASE - 1]).await.unwrap();
+        cache.seed_list("u", &[BASE - 1]);
         let messages = vec![("a".into(), body("u", BASE)), ("b".into(), body("v", BASE + 1))];
         let mut out = drain(&table, &messages, deadline(1_000), FAST).await;
         assert_eq!(list_persisted(&cache, &mut out, &HashMap::new(), deadline(1_000)).await, 0);

@@ -89,6 +89,10 @@ pub enum Lookup<T> {
     Unavailable,
 }
 
+/// A reservation to fill a user's absent list ([`PostCache::list_reserve`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FillTicket(pub u64);
+
 /// A page of a user's list of ids from the cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListPage {
@@ -107,9 +111,20 @@ pub trait PostCache: Send + Sync {
         before: Option<u64>,
         limit: usize,
     ) -> impl Future<Output = Result<Option<ListPage>, CacheError>> + Send;
-    /// Creates the user's list from `ids` unless it exists (an empty list is remembered too).
-    fn list_fill(&self, user_id: &str, ids: &[u64]) -> impl Future<Output = Result<(), CacheError>> + Send;
-    /// Adds `id` to the user's list if the list exists; `false` when it does not.
+    /// Reserves the filling of the user's absent list; taken before its ids are read from the
+    /// table. An add to the absent list voids every reservation, so a fill never writes a list
+    /// that misses a post persisted (and added) while the table was being read.
+    fn list_reserve(&self, user_id: &str) -> impl Future<Output = Result<FillTicket, CacheError>> + Send;
+    /// Creates the user's list from `ids` (an empty list is remembered too) unless it exists or
+    /// `ticket` was voided; `true` when it did.
+    fn list_fill(
+        &self,
+        user_id: &str,
+        ticket: &FillTicket,
+        ids: &[u64],
+    ) -> impl Future<Output = Result<bool, CacheError>> + Send;
+    /// Adds `id` to the user's list if the list exists; `false` when it does not (and then
+    /// voids the list's fill reservations).
     fn list_add(&self, user_id: &str, id: u64) -> impl Future<Output = Result<bool, CacheError>> + Send;
     fn list_remove(&self, user_id: &str, ids: &[u64]) -> impl Future<Output = Result<(), CacheError>> + Send;
     /// The cached posts, in the order of `ids`.

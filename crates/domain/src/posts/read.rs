@@ -63,9 +63,17 @@ impl<C: PostCache, S: PostStore> PostReader<C, S> {
         before: Option<u64>,
         want: usize,
     ) -> Result<Option<Vec<u64>>, StoreError> {
+        let ticket = self.cache.list_reserve(user_id).await;
         let ids = self.store.newest_ids(user_id, self.list_max).await?;
-        if let Err(e) = self.cache.list_fill(user_id, &ids).await {
-            tracing::warn!(error = %e, "user list not cached");
+        match ticket {
+            Ok(ticket) => match self.cache.list_fill(user_id, &ticket, &ids).await {
+                Ok(true) => {}
+                // Filled meanwhile, or a post was added while the table was read (it may be
+                // missing from `ids`): the next read fills the list.
+                Ok(false) => tracing::debug!(user_id, "user list not filled: reservation voided"),
+                Err(e) => tracing::warn!(error = %e, "user list not cached"),
+            },
+            Err(e) => tracing::warn!(error = %e, "user list not reserved"),
         }
         let full = ids.len() >= self.list_max;
         let below: Vec<u64> =
@@ -126,8 +134,10 @@ impl<C: PostCache, S: PostStore> PostReader<C, S> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{FillTicket, ListPage};
     use super::*;
     use crate::fakes::posts::{MemoryPostCache, MemoryTable};
+    use crate::scrap::CacheError;
     use std::sync::atomic::Ordering;
 
     // Ids made now-ish and 1 hour ago (for the repair grace).
@@ -177,12 +187,73 @@ mod tests {
         assert_eq!((ids(&p3), p3.next_cursor), (vec![all[0]], None));
     }
 
+    // The reader and the racing table share one cache.
+    impl PostCache for &MemoryPostCache {
+        async fn list_page(&self, u: &str, b: Option<u64>, l: usize) -> Result<Option<ListPage>, CacheError> {
+            (*self).list_page(u, b, l).await
+        }
+        async fn list_reserve(&self, u: &str) -> Result<FillTicket, CacheError> {
+            (*self).list_reserve(u).await
+        }
+        async fn list_fill(&self, u: &str, t: &FillTicket, ids: &[u64]) -> Result<bool, CacheError> {
+            (*self).list_fill(u, t, ids).await
+        }
+        async fn list_add(&self, u: &str, id: u64) -> Result<bool, CacheError> {
+            (*self).list_add(u, id).await
+        }
+        async fn list_remove(&self, u: &str, ids: &[u64]) -> Result<(), CacheError> {
+            (*self).list_remove(u, ids).await
+        }
+        async fn posts_get(&self, ids: &[u64]) -> Vec<Lookup<Post>> {
+            (*self).posts_get(ids).await
+        }
+        async fn posts_put(&self, posts: &[Post]) -> Result<(), CacheError> {
+            (*self).posts_put(posts).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_post_added_while_the_table_is_read_is_never_hidden_by_the_fill() {
+        // The table read (newest_ids) returns, then the drain persists a post and adds it to
+        // the still absent list, then the reader fills: the fill must be refused.
+        struct RacingTable<'a> {
+            table: MemoryTable,
+            cache: &'a MemoryPostCache,
+            late: Post,
+        }
+        impl PostStore for RacingTable<'_> {
+            async fn page(&self, u: &str, b: Option<u64>, l: usize) -> Result<Vec<Post>, StoreError> {
+                self.table.page(u, b, l).await
+            }
+            async fn newest_ids(&self, u: &str, l: usize) -> Result<Vec<u64>, StoreError> {
+                let ids = self.table.newest_ids(u, l).await;
+                self.table.insert(self.late.clone());
+                assert!(!self.cache.list_add(u, self.late.post_id).await.unwrap());
+                ids
+            }
+            async fn get_many(&self, u: &str, ids: &[u64]) -> Result<Vec<Post>, StoreError> {
+                self.table.get_many(u, ids).await
+            }
+        }
+        let cache = MemoryPostCache::new(100);
+        let (old, late) = (id_at(NOW - 2_000, 0), id_at(NOW - 1_000, 0));
+        let table = RacingTable { table: MemoryTable::default(), cache: &cache, late: post("u", late) };
+        table.table.insert(post("u", old));
+        let r = PostReader { cache: &cache, store: table, list_max: 100, repair_grace_ms: 60_000 };
+        assert_eq!(ids(&r.page("u", None, 10, NOW).await.unwrap()), vec![old], "what the table read held");
+        assert_eq!(cache.list("u"), None, "the stale fill was refused");
+        let again =
+            PostReader { cache: &cache, store: r.store.table, list_max: 100, repair_grace_ms: 60_000 };
+        assert_eq!(ids(&again.page("u", None, 10, NOW).await.unwrap()), vec![late, old]);
+        assert_eq!(cache.list("u"), Some(vec![late, old]), "the next read filled it");
+    }
+
     #[tokio::test]
     async fn posts_missing_from_the_cache_are_read_and_written_back() {
         let r = reader(100);
         let id = id_at(NOW - 1_000, 0);
         r.store.insert(post("u", id));
-        r.cache.list_fill("u", &[id]).await.unwrap();
+        r.cache.seed_list("u", &[id]);
         assert_eq!(ids(&r.page("u", None, 10, NOW).await.unwrap()), vec![id]);
         assert!(r.cache.posts.lock().unwrap().contains_key(&id));
     }
@@ -191,7 +262,7 @@ mod tests {
     async fn unknown_ids_are_dropped_only_past_the_grace() {
         let r = reader(100);
         let (old, young) = (id_at(NOW - 3_600_000, 0), id_at(NOW - 1_000, 0));
-        r.cache.list_fill("u", &[old, young]).await.unwrap();
+        r.cache.seed_list("u", &[old, young]);
         assert!(r.page("u", None, 10, NOW).await.unwrap().posts.is_empty());
         assert_eq!(r.cache.list("u").unwrap(), vec![young], "the young id may still be in the queue");
     }

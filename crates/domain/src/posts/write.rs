@@ -154,21 +154,25 @@ impl<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQueue> PostWr
         }
         match self.cache.list_add(&post.user_id, post.post_id).await {
             Ok(true) => {}
-            Ok(false) => match self.store.newest_ids(&post.user_id, self.list_max).await {
-                Ok(ids) => {
-                    let filled = self.cache.list_fill(&post.user_id, &ids).await;
-                    if let Err(e) =
-                        filled.and(self.cache.list_add(&post.user_id, post.post_id).await.map(|_| ()))
-                    {
-                        tracing::warn!(error = %e, "user list not cached");
-                    }
+            // Without the older ids the list would hide them: on any failure it stays absent,
+            // and the next read fills it from the table.
+            Ok(false) => {
+                if let Err(e) = self.fill_list(post).await {
+                    tracing::warn!(error = %e, "user list not cached");
                 }
-                // Without the older ids the list would hide them: leave it absent; the next
-                // read fills it from the table.
-                Err(e) => tracing::warn!(error = %e, "user list not filled"),
-            },
+            }
             Err(e) => tracing::warn!(error = %e, "user list not updated"),
         }
+    }
+
+    /// Creates the user's absent list from the table, then adds `post` (not yet in the table).
+    async fn fill_list(&self, post: &Post) -> Result<(), String> {
+        let ticket = self.cache.list_reserve(&post.user_id).await.map_err(|e| e.to_string())?;
+        let ids = self.store.newest_ids(&post.user_id, self.list_max).await.map_err(|e| e.to_string())?;
+        if self.cache.list_fill(&post.user_id, &ticket, &ids).await.map_err(|e| e.to_string())? {
+            self.cache.list_add(&post.user_id, post.post_id).await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 }
 
@@ -226,7 +230,7 @@ mod tests {
     #[tokio::test]
     async fn refused_by_the_queue_leaves_no_trace() {
         let w = writer();
-        w.cache.list_fill("u", &[]).await.unwrap();
+        w.cache.seed_list("u", &[]);
         w.queue.refuse.store(true, Ordering::SeqCst);
         assert!(matches!(w.write(new("u", "hi"), &Trace::default()).await, Err(WriteError::Queue(_))));
         assert_eq!(w.cache.list("u").unwrap(), Vec::<u64>::new());
@@ -250,7 +254,7 @@ mod tests {
         let mut w = writer();
         w.previews.0.insert("https://big.example/".into(), preview(10_000));
         w.queue.max_bytes = Some(2_000);
-        w.cache.list_fill("u", &[]).await.unwrap();
+        w.cache.seed_list("u", &[]);
         let p = w.write(linking("u", "https://big.example/"), &Trace::default()).await.unwrap();
         assert_eq!(p.scrap, None, "answered without its preview");
         assert_eq!(p.url.as_deref(), Some("https://big.example/"), "the link itself stays");
@@ -274,7 +278,7 @@ mod tests {
         let mut w = writer();
         w.previews.0.insert("https://big.example/".into(), preview(10_000));
         w.queue.max_bytes = Some(50);
-        w.cache.list_fill("u", &[]).await.unwrap();
+        w.cache.seed_list("u", &[]);
         let got = w.write(linking("u", "https://big.example/"), &Trace::default()).await;
         assert!(matches!(got, Err(WriteError::Queue(_))), "{got:?}");
         assert!(w.queue.sent().is_empty());
