@@ -70,7 +70,7 @@ def faults(path):
             rec = kv.get("recovery", "n/a").replace("p50=", "").replace("p99=", "").replace("max=", "")
             kv["recovery"] = rec.replace(",", " / ")
             rows.append(f"| {name} | {proof.replace(',', ', ')} | " + " | ".join(kv.get(c, "") for c in FAULT_COLUMNS) + " |")
-        elif l.startswith(("chaos ", "api_fuzz: operations")):
+        elif l.startswith(("chaos ", "api_fuzz: operations", "drain_batches: ")):
             extra.append(l)
     head = "| test | proof that the fault happened | " + " | ".join(FAULT_COLUMNS) + " |"
     sep = "|---|---|" + "---:|" * len(FAULT_COLUMNS)

@@ -28,6 +28,8 @@ printf '# run: %s, commit %s%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(git rev-
 # works in a table and a queue of its own, and deletes them).
 "$PY" scripts/fault_proxy_check.py --upstream "$AWS_ENDPOINT_URL"
 cargo test --release --locked -p integration -- --test-threads "${TEST_THREADS:-4}"
+# queue-drain's batch times over the whole run, faults included: what its timeout is sized from.
+"$PY" scripts/drain_times.py | tee -a "$FAULT_FIGURES"
 # The API against openapi.yaml, fuzzed (bounded: scripts/api_fuzz.py), then no panic in any log.
 .venv-fuzz/bin/python scripts/api_fuzz.py --instance test | tee .local/test/api-fuzz.log
 grep '^api_fuzz: operations' .local/test/api-fuzz.log >> "$FAULT_FIGURES" || true
