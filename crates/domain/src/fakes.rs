@@ -309,6 +309,31 @@ pub mod posts {
         }
     }
 
+    /// One cache shared by a flow and a test's racing port.
+    impl PostCache for &MemoryPostCache {
+        async fn list_page(&self, u: &str, b: Option<u64>, l: usize) -> Result<Option<ListPage>, CacheError> {
+            (*self).list_page(u, b, l).await
+        }
+        async fn list_reserve(&self, u: &str) -> Result<FillTicket, CacheError> {
+            (*self).list_reserve(u).await
+        }
+        async fn list_fill(&self, u: &str, t: &FillTicket, ids: &[u64]) -> Result<bool, CacheError> {
+            (*self).list_fill(u, t, ids).await
+        }
+        async fn list_add(&self, u: &str, id: u64) -> Result<bool, CacheError> {
+            (*self).list_add(u, id).await
+        }
+        async fn list_remove(&self, u: &str, ids: &[u64]) -> Result<(), CacheError> {
+            (*self).list_remove(u, ids).await
+        }
+        async fn posts_get(&self, ids: &[u64]) -> Vec<Lookup<Post>> {
+            (*self).posts_get(ids).await
+        }
+        async fn posts_put(&self, posts: &[Post]) -> Result<(), CacheError> {
+            (*self).posts_put(posts).await
+        }
+    }
+
     impl PostCache for MemoryPostCache {
         async fn list_page(
             &self,

@@ -134,10 +134,8 @@ impl<C: PostCache, S: PostStore> PostReader<C, S> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{FillTicket, ListPage};
     use super::*;
     use crate::fakes::posts::{MemoryPostCache, MemoryTable};
-    use crate::scrap::CacheError;
     use std::sync::atomic::Ordering;
 
     // Ids made now-ish and 1 hour ago (for the repair grace).
@@ -185,31 +183,6 @@ mod tests {
         assert_eq!(ids(&p2), vec![all[3], all[2], all[1]]);
         let p3 = r.page("u", p2.next_cursor, 3, NOW).await.unwrap();
         assert_eq!((ids(&p3), p3.next_cursor), (vec![all[0]], None));
-    }
-
-    // The reader and the racing table share one cache.
-    impl PostCache for &MemoryPostCache {
-        async fn list_page(&self, u: &str, b: Option<u64>, l: usize) -> Result<Option<ListPage>, CacheError> {
-            (*self).list_page(u, b, l).await
-        }
-        async fn list_reserve(&self, u: &str) -> Result<FillTicket, CacheError> {
-            (*self).list_reserve(u).await
-        }
-        async fn list_fill(&self, u: &str, t: &FillTicket, ids: &[u64]) -> Result<bool, CacheError> {
-            (*self).list_fill(u, t, ids).await
-        }
-        async fn list_add(&self, u: &str, id: u64) -> Result<bool, CacheError> {
-            (*self).list_add(u, id).await
-        }
-        async fn list_remove(&self, u: &str, ids: &[u64]) -> Result<(), CacheError> {
-            (*self).list_remove(u, ids).await
-        }
-        async fn posts_get(&self, ids: &[u64]) -> Vec<Lookup<Post>> {
-            (*self).posts_get(ids).await
-        }
-        async fn posts_put(&self, posts: &[Post]) -> Result<(), CacheError> {
-            (*self).posts_put(posts).await
-        }
     }
 
     #[tokio::test]

@@ -166,15 +166,26 @@ impl<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQueue> PostWr
     }
 
     /// Creates the user's absent list from the table, then adds `post` (not yet in the table).
+    /// A fill is refused when a post reached the table (and the absent list) while the table
+    /// was read, typically the author's previous post just persisted: read again, so the 201
+    /// still means "in the author's next read".
     async fn fill_list(&self, post: &Post) -> Result<(), String> {
-        let ticket = self.cache.list_reserve(&post.user_id).await.map_err(|e| e.to_string())?;
-        let ids = self.store.newest_ids(&post.user_id, self.list_max).await.map_err(|e| e.to_string())?;
-        if self.cache.list_fill(&post.user_id, &ticket, &ids).await.map_err(|e| e.to_string())? {
-            self.cache.list_add(&post.user_id, post.post_id).await.map_err(|e| e.to_string())?;
+        let user = &post.user_id;
+        for _ in 0..FILL_ATTEMPTS {
+            let ticket = self.cache.list_reserve(user).await.map_err(|e| e.to_string())?;
+            let ids = self.store.newest_ids(user, self.list_max).await.map_err(|e| e.to_string())?;
+            self.cache.list_fill(user, &ticket, &ids).await.map_err(|e| e.to_string())?;
+            // Filled by us or by someone else meanwhile: either way the list now exists.
+            if self.cache.list_add(user, post.post_id).await.map_err(|e| e.to_string())? {
+                return Ok(());
+            }
         }
-        Ok(())
+        Err(format!("posts kept reaching the table while it was read ({FILL_ATTEMPTS} tries)"))
     }
 }
+
+/// Table reads a write makes to fill its author's absent list.
+const FILL_ATTEMPTS: usize = 3;
 
 /// RFC 3339 (UTC, milliseconds) of an id's timestamp.
 pub fn created_at(post_id: u64) -> String {
@@ -203,6 +214,58 @@ mod tests {
 
     fn new(uid: &str, text: &str) -> NewPost {
         NewPost { user_id: uid.into(), contents: text.into(), url: None }
+    }
+
+    #[tokio::test]
+    async fn a_fill_voided_by_the_previous_post_persisting_is_read_again() {
+        use crate::posts::{PostStore, StoreError};
+        // The first table read returns just before the author's previous post is persisted
+        // and added (voiding the reservation); the write must read again, not give up.
+        struct RacingTable<'a> {
+            table: MemoryTable,
+            cache: &'a MemoryPostCache,
+            previous: std::sync::Mutex<Option<Post>>,
+        }
+        impl PostStore for RacingTable<'_> {
+            async fn page(&self, u: &str, b: Option<u64>, l: usize) -> Result<Vec<Post>, StoreError> {
+                self.table.page(u, b, l).await
+            }
+            async fn newest_ids(&self, u: &str, l: usize) -> Result<Vec<u64>, StoreError> {
+                let ids = self.table.newest_ids(u, l).await;
+                let previous = self.previous.lock().unwrap().take();
+                if let Some(p) = previous {
+                    self.table.insert(p.clone());
+                    assert!(!self.cache.list_add(u, p.post_id).await.unwrap(), "the list is absent");
+                }
+                ids
+            }
+            async fn get_many(&self, u: &str, ids: &[u64]) -> Result<Vec<Post>, StoreError> {
+                self.table.get_many(u, ids).await
+            }
+        }
+        let cache = MemoryPostCache::new(5);
+        let previous = Post {
+            user_id: "u".into(),
+            post_id: BASE - 1,
+            contents: "previous".into(),
+            url: None,
+            scrap: None,
+            created_at: String::new(),
+        };
+        let w = PostWriter {
+            ids: CountingIds(AtomicU64::new(BASE)),
+            previews: FixedPreviews::default(),
+            cache: &cache,
+            store: RacingTable {
+                table: MemoryTable::default(),
+                cache: &cache,
+                previous: Some(previous).into(),
+            },
+            queue: MemoryQueue::default(),
+            list_max: 5,
+        };
+        let p = w.write(new("u", "hi"), &Trace::default()).await.unwrap();
+        assert_eq!(cache.list("u"), Some(vec![p.post_id, BASE - 1]), "both, after a second read");
     }
 
     #[tokio::test]
