@@ -495,13 +495,13 @@ pub fn kill_function(function_name: &str) -> usize {
 
 /// The JSON log lines of the log group (a stack output name, e.g. `QueueDrainLogGroupName`)
 /// since `since_ms` (epoch ms) that contain `term`, parsed.
-pub async fn log_lines(group_output: &str, since_ms: i64, term: &str) -> Vec<serde_json::Value> {
+pub async fn log_lines(group_output: &str, since_ms: u64, term: &str) -> Vec<serde_json::Value> {
     log_events(&stack_output(group_output).await, since_ms, Some(term)).await
 }
 
 /// Every JSON log line of the log group `group` since `since_ms` (epoch ms), or only those that
 /// contain `term`, parsed.
-pub async fn log_events(group: &str, since_ms: i64, term: Option<&str>) -> Vec<serde_json::Value> {
+pub async fn log_events(group: &str, since_ms: u64, term: Option<&str>) -> Vec<serde_json::Value> {
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk().await);
     let mut out = Vec::new();
     let mut token: Option<String> = None;
@@ -509,7 +509,7 @@ pub async fn log_events(group: &str, since_ms: i64, term: Option<&str>) -> Vec<s
         let page = logs
             .filter_log_events()
             .log_group_name(group)
-            .start_time(since_ms)
+            .start_time(i64::try_from(since_ms).unwrap_or(i64::MAX))
             .set_filter_pattern(term.map(|t| format!("\"{t}\"")))
             .set_next_token(token.clone())
             .send()
@@ -632,9 +632,7 @@ async fn config(conn: &mut redis::aio::MultiplexedConnection, name: &str) -> Str
 }
 
 /// Epoch milliseconds now.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
+pub use crate::now_ms;
 
 /// The fault proxy of the test stack (`FAULT_PROXY_URL`).
 pub struct Proxy(String);

@@ -15,6 +15,11 @@ pub mod site;
 use std::time::Duration;
 
 /// The HTTP API's base URL, without a trailing slash.
+/// Now, in Unix milliseconds (the clock the functions use).
+pub fn now_ms() -> u64 {
+    domain::clock_text::now_unix_ms()
+}
+
 pub fn api_url() -> String {
     std::env::var("API_URL")
         .expect("API_URL is not set: run the tests through `make test`, or export API_URL (see README)")

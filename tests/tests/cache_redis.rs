@@ -2,17 +2,14 @@
 
 use adapters::{RedisConfig, RedisRateLimiter, RedisShards};
 use domain::scrap::{PreviewCache, RateDecision, RateLimiter};
+use integration::now_ms;
 use integration::unique;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 fn nodes() -> Vec<String> {
     let list = std::env::var("CACHE_NODES").expect("CACHE_NODES is not set (make test exports it)");
     RedisShards::parse_nodes(&list)
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
 #[tokio::test]

@@ -63,7 +63,7 @@ async fn listed(c: &reqwest::Client, sub: &str) -> Vec<u64> {
 #[tokio::test]
 async fn chaos() {
     let seconds = env_u64("CHAOS_SECONDS", 60);
-    let seed = env_u64("CHAOS_SEED", integration::faults::now_ms() as u64 | 1);
+    let seed = env_u64("CHAOS_SEED", integration::now_ms() | 1);
     println!("chaos: {seconds} s, seed {seed} (CHAOS_SEED={seed} repeats the schedule)");
     let mut rng = Rng(seed);
     let proxy = Proxy::from_env();

@@ -9,16 +9,11 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, WriteRequest,
 };
 use domain::{IdIssuer, IssueError, IssuerConfig, LeaseError, LeaseStore};
-use integration::{sdk, unique};
+use integration::{now_ms, sdk, unique};
 use snowflake::clock::ManualClock;
 use snowflake::decode;
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
-}
 
 /// Runs `body` with a fresh lease table, deleting the table afterwards even if `body` panics.
 async fn with_table<F, Fut>(body: F)

@@ -3,14 +3,11 @@
 //! functions' log groups (requests, latency, per-node cache hits and misses, queue sends,
 //! drain figures, parked messages).
 
+use integration::now_ms;
 use integration::site::Site;
 use integration::{get_json_with, http, scrap_path, sdk, stack_output, unique, writer};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
-}
 
 /// A fresh W3C trace id and its `traceparent` header.
 fn trace() -> (String, String) {
@@ -21,12 +18,12 @@ fn trace() -> (String, String) {
 }
 
 /// Every JSON log line of `group` since `since`, parsed.
-async fn lines(group: &str, since: i64) -> Vec<Value> {
+async fn lines(group: &str, since: u64) -> Vec<Value> {
     integration::faults::log_events(group, since, None).await
 }
 
 /// Polls `group` until `done` holds for its lines (or 60 s pass); returns the last lines.
-async fn wait_for_lines(group: &str, since: i64, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+async fn wait_for_lines(group: &str, since: u64, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let found = lines(group, since).await;

@@ -6,10 +6,10 @@
 use adapters::{RedisConfig, RedisShards};
 use integration::site::Site;
 use integration::{
-    api_url, assert_error_body, cache_nodes, get_json, http, redis_node, scrap_path, sdk, unique,
+    api_url, assert_error_body, cache_nodes, get_json, http, now_ms, redis_node, scrap_path, sdk, unique,
 };
 use std::sync::LazyLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Every scrap call in this binary is anonymous, and the emulator gives every HTTP API request
 /// the source IP 127.0.0.1, so they all count against one rate-limit caller. The test that fills
@@ -166,10 +166,6 @@ async fn non_html_and_messy_pages() {
 const ANONYMOUS: &str = "ip:127.0.0.1";
 /// `SCRAP_RATE_WINDOW_MINUTES` in template.yaml.
 const WINDOW_MINUTES: u64 = 5;
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
-}
 
 /// A parameter of the stack under test (the limit the test stack deploys with).
 async fn stack_parameter(key: &str) -> String {

@@ -212,7 +212,7 @@ impl RedisShards {
     {
         let node = self.node(addr)?;
         let node = node.as_ref();
-        let now = now_ms();
+        let now = domain::clock_text::now_unix_ms();
         if node.open_until_ms.load(Ordering::Relaxed) > now {
             chassis::metrics::count("CacheErrors", &[("node", addr)], 1);
             return Err(CacheError(format!("node {addr} is cooling down")));
@@ -274,11 +274,6 @@ impl RedisShards {
 pub fn count_lookups(addr: &str, hits: u64, misses: u64) {
     chassis::metrics::count("CacheHits", &[("node", addr)], hits);
     chassis::metrics::count("CacheMisses", &[("node", addr)], misses);
-}
-
-fn now_ms() -> u64 {
-    use snowflake::Clock;
-    snowflake::SystemClock.now_ms()
 }
 
 fn px(ttl: Duration) -> u64 {

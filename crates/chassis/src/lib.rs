@@ -7,8 +7,13 @@
 //! - [`request`]: the caller, request id, trace id, path segments and query of a request.
 //! - [`http`]: the one error body `{"code": "...", "message": "..."}` with its HTTP status, and
 //!   JSON responses.
+//! - [`errors`]: domain errors as that body, mapped in one place.
+//! - `fixtures` (feature `fixtures`): the `events/` files handler tests start from.
 
 pub mod config;
+pub mod errors;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 pub mod http;
 pub mod logging;
 pub mod metrics;

@@ -14,7 +14,6 @@
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 pub const NAMESPACE: &str = "PostService";
 
@@ -106,12 +105,9 @@ impl Record {
 
     /// Prints the record as one line on stdout (CloudWatch Logs parses it).
     pub fn emit(&self) {
-        println!("{}", self.to_json(now_ms()));
+        use snowflake::Clock;
+        println!("{}", self.to_json(snowflake::SystemClock.now_ms()));
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Counts made deep in the adapters (a cache hit on one node, a queue send), summed per

@@ -129,6 +129,8 @@ pub(crate) fn date(raw: &str) -> Option<String> {
     Some(iso_utc(&value).unwrap_or(value))
 }
 
+/// Splits the ISO-8601 forms pages use (`T`, `t` or a space before the time; optional seconds,
+/// fraction and offset, with or without a colon); `time` checks the values and converts to UTC.
 fn iso_utc(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let num = |from: usize, len: usize| -> Option<i64> {
@@ -136,10 +138,7 @@ fn iso_utc(s: &str) -> Option<String> {
         part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
     };
     let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !(1..=12).contains(&month) {
-        return None;
-    }
-    if !(1..=31).contains(&day) {
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
         return None;
     }
     let (mut hh, mut mm, mut ss, mut millis, mut offset_min) = (0, 0, 0, 0, 0);
@@ -173,41 +172,33 @@ fn iso_utc(s: &str) -> Option<String> {
             Some(_) => return None,
         }
     }
-    if i != b.len() || hh > 23 || mm > 59 || ss > 60 {
+    if i != b.len() {
         return None;
     }
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hh * 3600 + mm * 60 + ss - offset_min * 60;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
+    // The calendar is `time`'s: a day the month does not have (2016-02-31) is not a date.
+    let byte = |v: i64| u8::try_from(v).ok();
+    let date = time::Date::from_calendar_date(
+        i32::try_from(year).ok()?,
+        time::Month::try_from(byte(month)?).ok()?,
+        byte(day)?,
+    )
+    .ok()?;
+    // A leap second (:60) is the last millisecond of its minute.
+    let (ss, millis) = if ss == 60 { (59, 999) } else { (ss, millis) };
+    let clock =
+        time::Time::from_hms_milli(byte(hh)?, byte(mm)?, byte(ss)?, u16::try_from(millis).ok()?).ok()?;
+    let offset = time::UtcOffset::from_whole_seconds(i32::try_from(offset_min * 60).ok()?).ok()?;
+    let utc = time::PrimitiveDateTime::new(date, clock).assume_offset(offset).to_offset(time::UtcOffset::UTC);
     Some(format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        utc.year(),
+        u8::from(utc.month()),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second(),
+        utc.millisecond()
     ))
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]
@@ -259,6 +250,14 @@ mod tests {
         assert_eq!(date("2017-06-21 09:51:00 -0400").as_deref(), Some("2017-06-21T13:51:00.000Z"));
         assert_eq!(date("May 24, 2016").as_deref(), Some("May 24, 2016"));
         assert_eq!(date("2016-13-01").as_deref(), Some("2016-13-01"));
+        // Days a month does not have are not rolled into the next month.
+        assert_eq!(date("2016-02-31").as_deref(), Some("2016-02-31"));
+        assert_eq!(date("2019-02-29T10:00:00Z").as_deref(), Some("2019-02-29T10:00:00Z"));
+        assert_eq!(date("2016-04-31").as_deref(), Some("2016-04-31"));
+        assert_eq!(date("2016-05-24T24:00:00Z").as_deref(), Some("2016-05-24T24:00:00Z"));
+        // Offsets may cross a day, a month and a year; a leap second stays in its minute.
+        assert_eq!(date("2017-01-01T01:30:00+02:00").as_deref(), Some("2016-12-31T23:30:00.000Z"));
+        assert_eq!(date("2016-12-31T23:59:60Z").as_deref(), Some("2016-12-31T23:59:59.999Z"));
     }
 
     #[test]

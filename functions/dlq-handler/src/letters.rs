@@ -112,8 +112,7 @@ mod tests {
     }
 
     fn event() -> LambdaEvent<SqsEvent> {
-        let path = format!("{}/../../events/queue-drain-batch.json", env!("CARGO_MANIFEST_DIR"));
-        let payload: SqsEvent = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let payload: SqsEvent = chassis::fixtures::event("queue-drain-batch.json");
         LambdaEvent::new(payload, lambda_runtime::Context::default())
     }
 

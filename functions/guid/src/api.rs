@@ -12,11 +12,11 @@
 //! Anything else is a 404 (or 405) with the JSON error body.
 
 use chassis::{ApiError, json_response};
-use domain::{IdIssuer, IssueError, LeaseError, LeaseStore};
+use domain::{IdIssuer, LeaseStore};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde::Serialize;
-use snowflake::{Clock, IdError};
+use snowflake::Clock;
 
 pub const MAX_COUNT: usize = 1_000;
 
@@ -67,7 +67,7 @@ async fn route<S: LeaseStore, C: Clock + Send + Sync>(
         ["v1", "guid"] => {
             get(req.method())?;
             let count = count(req)?;
-            let ids = issue(issuer, count.unwrap_or(1)).await?;
+            let ids = issuer.issue(count.unwrap_or(1)).await?;
             Ok(match count {
                 None => json_response(StatusCode::OK, &One { id: first(&ids)?.to_string() }),
                 Some(_) => {
@@ -81,7 +81,7 @@ async fn route<S: LeaseStore, C: Clock + Send + Sync>(
         }
         ["api", "v1", "guid"] => {
             get(req.method())?;
-            let id = first(&issue(issuer, 1).await?)?;
+            let id = first(&issuer.issue(1).await?)?;
             Ok(json_response(StatusCode::OK, &Compat { guid: id, guid_str: id.to_string() }))
         }
         _ => Err(ApiError::route_not_found(req.method().as_str(), path)),
@@ -124,28 +124,6 @@ fn decode(raw: &str) -> Result<Decoded, ApiError> {
     })
 }
 
-async fn issue<S: LeaseStore, C: Clock + Send + Sync>(
-    issuer: &IdIssuer<S, C>,
-    n: usize,
-) -> Result<Vec<u64>, ApiError> {
-    issuer.issue(n).await.map_err(|e| match e {
-        IssueError::Lease(LeaseError::AllTaken(n)) => {
-            ApiError::unavailable("no_worker_id", format!("all {n} worker ids are in use; retry shortly"), &e)
-        }
-        IssueError::Lease(_) => ApiError::unavailable(
-            "lease_unavailable",
-            "the worker id lease could not be confirmed; retry shortly",
-            &e,
-        ),
-        IssueError::Clock(IdError::ClockBehind { .. }) => {
-            ApiError::unavailable("clock_behind", "the clock stepped backwards; retry shortly", &e)
-        }
-        IssueError::Clock(_) => {
-            ApiError::unavailable("clock_unusable", "no id can be made at this time; retry shortly", &e)
-        }
-    })
-}
-
 fn first(ids: &[u64]) -> Result<u64, ApiError> {
     ids.first().copied().ok_or_else(|| ApiError::internal("issuer returned no id"))
 }
@@ -170,17 +148,13 @@ mod tests {
     }
 
     fn event(file: &str) -> Request {
-        let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
-        lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        let ev: serde_json::Value = chassis::fixtures::event(file);
+        lambda_http::request::from_str(&ev.to_string()).unwrap()
     }
 
     fn get(path_and_query: &str) -> Request {
         let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-        let mut ev: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(format!("{}/../../events/guid-one.json", env!("CARGO_MANIFEST_DIR")))
-                .unwrap(),
-        )
-        .unwrap();
+        let mut ev: serde_json::Value = chassis::fixtures::event("guid-one.json");
         ev["rawPath"] = path.into();
         ev["requestContext"]["http"]["path"] = path.into();
         ev["rawQueryString"] = query.into();
@@ -298,11 +272,7 @@ mod tests {
             let (s, b) = call(&i, get(p)).await;
             assert_error(s, &b, 404, "not_found");
         }
-        let mut ev: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(format!("{}/../../events/guid-one.json", env!("CARGO_MANIFEST_DIR")))
-                .unwrap(),
-        )
-        .unwrap();
+        let mut ev: serde_json::Value = chassis::fixtures::event("guid-one.json");
         ev["requestContext"]["http"]["method"] = "POST".into();
         let (s, b) = call(&i, lambda_http::request::from_str(&ev.to_string()).unwrap()).await;
         assert_error(s, &b, 405, "method_not_allowed");
@@ -317,6 +287,11 @@ mod tests {
         let res = handle(&b, get("/v1/guid")).await.unwrap();
         let body: serde_json::Value = serde_json::from_slice(res.body().as_ref()).unwrap();
         assert_error(res.status(), &body, 503, "no_worker_id");
+        assert_eq!(
+            res.headers().get("retry-after").map(|v| v.as_bytes()),
+            Some(&b"1"[..]),
+            "temporary: retry"
+        );
     }
 
     #[tokio::test]

@@ -113,8 +113,7 @@ mod tests {
     }
 
     fn event(file: &str) -> serde_json::Value {
-        let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        chassis::fixtures::event(file)
     }
 
     async fn call(

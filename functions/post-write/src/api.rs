@@ -16,10 +16,8 @@
 //! safe.
 
 use chassis::{ApiError, json_response};
-use domain::IssueError;
-use domain::LeaseError;
 use domain::posts::idempotency::{self, Decision, IdempotencyStore};
-use domain::posts::write::{IdSource, PostWriter, Previewer, WriteError};
+use domain::posts::write::{IdSource, PostWriter, Previewer};
 use domain::posts::{NewPost, PostCache, PostInput, PostQueue, PostStore, Trace};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
@@ -94,13 +92,13 @@ async fn create<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQu
     let trace = trace(req);
 
     let Some(key) = idempotency_key(req)? else {
-        let post = deps.writer.write(new, &trace).await.map_err(write_error)?;
+        let post = deps.writer.write(new, &trace).await?;
         return Ok(json_response(StatusCode::CREATED, &post));
     };
     let key = idempotency::hash(&["POST /v1/posts", &new.user_id, &key]);
     let now_ms = domain::clock_text::now_unix_ms();
     // The id is chosen before the claim and recorded with it (see domain::posts::idempotency).
-    let offered = deps.writer.reserve_id().await.map_err(write_error)?;
+    let offered = deps.writer.reserve_id().await?;
     let decision = idempotency::decide(
         &deps.idempotency,
         &key,
@@ -142,7 +140,7 @@ async fn create<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQu
                 if let Err(expire) = deps.idempotency.expire(&key, post_id).await {
                     tracing::warn!(error = %expire, "idempotency claim not expired");
                 }
-                Err(write_error(e))
+                Err(e.into())
             }
         },
     }
@@ -167,7 +165,7 @@ async fn compat_write<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: 
         url: chassis::request::query(req, "url").map(str::to_owned),
     };
     let new = as_author(input, author)?;
-    let post = deps.writer.write(new, &trace(req)).await.map_err(write_error)?;
+    let post = deps.writer.write(new, &trace(req)).await?;
     Ok(json_response(StatusCode::OK, &post.as_reference()))
 }
 
@@ -223,23 +221,6 @@ fn trace(req: &Request) -> Trace {
     Trace { trace_id: chassis::request::trace_id(req), xray_trace_id: chassis::request::xray_trace_id(req) }
 }
 
-fn write_error(e: WriteError) -> ApiError {
-    match e {
-        WriteError::Queue(e) => {
-            ApiError::unavailable("queue_unavailable", "the post could not be accepted; retry shortly", e)
-        }
-        WriteError::Ids(IssueError::Lease(LeaseError::AllTaken(_))) => ApiError::unavailable(
-            "no_worker_id",
-            "no post id can be made now; retry shortly",
-            "all worker ids leased",
-        ),
-        WriteError::Ids(e) => {
-            ApiError::unavailable("ids_unavailable", "no post id can be made now; retry shortly", e)
-        }
-    }
-    .with_retry_after(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,8 +247,7 @@ mod tests {
     }
 
     fn event(file: &str) -> serde_json::Value {
-        let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        chassis::fixtures::event(file)
     }
 
     async fn call(d: &TestDeps, ev: &serde_json::Value) -> (u16, serde_json::Value, Response<Body>) {

@@ -174,8 +174,7 @@ mod tests {
     }
 
     fn event(file: &str) -> LambdaEvent<SqsEvent> {
-        let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
-        let payload: SqsEvent = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let payload: SqsEvent = chassis::fixtures::event(file);
         let mut context = lambda_runtime::Context::default();
         context.deadline = (std::time::SystemTime::now() + Duration::from_secs(30))
             .duration_since(std::time::UNIX_EPOCH)

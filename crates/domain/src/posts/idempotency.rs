@@ -14,8 +14,6 @@
 //! must write under the same post id, or one request could be stored as two posts.
 
 use super::StoreError;
-use sha2::{Digest, Sha256};
-use std::fmt::Write as _;
 use std::future::Future;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,15 +87,7 @@ pub async fn decide<S: IdempotencyStore>(
 
 /// Hex SHA-256 of the parts, each length-prefixed so no two lists hash alike.
 pub fn hash(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_be_bytes());
-        h.update(p.as_bytes());
-    }
-    h.finalize().iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    crate::digest::sha256_hex_of_parts(parts)
 }
 
 #[cfg(test)]

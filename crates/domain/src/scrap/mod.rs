@@ -83,31 +83,6 @@ pub trait RateLimiter: Send + Sync {
     -> impl Future<Output = Result<RateDecision, CacheError>> + Send;
 }
 
-/// No cache configured: every lookup misses, every caller is allowed.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoCache;
-
-impl PreviewCache for NoCache {
-    async fn get(&self, _: &str) -> Result<Option<String>, CacheError> {
-        Ok(None)
-    }
-    async fn put(&self, _: &str, _: &str, _: Duration) -> Result<(), CacheError> {
-        Ok(())
-    }
-    async fn lock(&self, _: &str, _: Duration) -> Result<bool, CacheError> {
-        Ok(true)
-    }
-    async fn unlock(&self, _: &str) -> Result<(), CacheError> {
-        Ok(())
-    }
-}
-
-impl RateLimiter for NoCache {
-    async fn hit(&self, _: &str, _: u64) -> Result<RateDecision, CacheError> {
-        Ok(RateDecision::Allowed)
-    }
-}
-
 /// Shared ports are ports.
 impl<T: Fetcher> Fetcher for std::sync::Arc<T> {
     async fn fetch(&self, url: &Url) -> Result<Fetched, FetchError> {

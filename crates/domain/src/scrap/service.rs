@@ -11,8 +11,6 @@ use super::link::{self, AddressPolicy, LinkError};
 use super::{CacheError, FetchError, Fetcher, Preview, PreviewCache};
 use crate::{keys, telemetry};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use std::fmt::Write as _;
 use std::time::Duration;
 use url::Url;
 
@@ -64,10 +62,6 @@ pub struct Scraper<F, C> {
 impl<F: Fetcher, C: PreviewCache> Scraper<F, C> {
     pub fn new(fetcher: F, cache: C, config: ScrapConfig) -> Self {
         Self { fetcher, cache, config }
-    }
-
-    pub fn config(&self) -> &ScrapConfig {
-        &self.config
     }
 
     pub fn fetcher(&self) -> &F {
@@ -167,12 +161,9 @@ fn warn(e: &CacheError, what: &str) {
     tracing::warn!(error = %e, "{what} failed; going on without the cache");
 }
 
-/// Hex SHA-256: cache keys of bounded length whatever the URL.
+/// Cache keys of bounded length whatever the URL.
 fn digest(s: &str) -> String {
-    Sha256::digest(s.as_bytes()).iter().fold(String::with_capacity(64), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    crate::digest::sha256_hex(s.as_bytes())
 }
 
 /// Counts a preview (or a cached failure) answered without fetching.
