@@ -4,9 +4,7 @@
 //! S), `attempts` (N), `first_seen` / `last_seen` (S, RFC 3339).
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_sqs::types::{
-    MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
-};
+use aws_sdk_sqs::types::MessageAttributeValue;
 use domain::posts::dead_letter::{DeadLetter, DeadLetterError, Parked, ParkedStore, Requeue};
 use std::collections::HashMap;
 
@@ -23,11 +21,7 @@ fn ddb_err<E: std::error::Error + 'static, R: std::fmt::Debug>(
 }
 
 fn attr(data_type: &str, value: impl Into<String>) -> Result<MessageAttributeValue, DeadLetterError> {
-    MessageAttributeValue::builder()
-        .data_type(data_type)
-        .string_value(value)
-        .build()
-        .map_err(|e| DeadLetterError(e.to_string()))
+    crate::sqs_attributes::value(data_type, value).map_err(DeadLetterError)
 }
 
 /// Sends messages back to the posts queue.
@@ -58,12 +52,7 @@ impl Requeue for SqsRequeue {
                 send.message_attributes(domain::posts::TRACE_ATTRIBUTE, attr("String", letter.trace_id())?);
         }
         if let Some(t) = &letter.trace_header {
-            let v = MessageSystemAttributeValue::builder()
-                .data_type("String")
-                .string_value(t)
-                .build()
-                .map_err(|e| DeadLetterError(e.to_string()))?;
-            send = send.message_system_attributes(MessageSystemAttributeNameForSends::AwsTraceHeader, v);
+            send = crate::sqs_attributes::with_trace_header(send, t).map_err(DeadLetterError)?;
         }
         send.send().await.map_err(sqs_err)?;
         Ok(())

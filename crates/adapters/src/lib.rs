@@ -23,6 +23,7 @@ pub mod posts_table;
 pub mod redeliveries;
 pub mod redis_posts;
 pub mod redis_shards;
+mod sqs_attributes;
 
 pub use dead_letters::{DynamoParked, SqsRequeue};
 pub use fetch::{FetchConfig, SafeFetcher};

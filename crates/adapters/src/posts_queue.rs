@@ -6,10 +6,8 @@
 //! calling SQS: SQS would refuse it anyway, and the writer can then send the post without its
 //! preview instead of failing it.
 
+use crate::sqs_attributes::{self, STRING as STRING_TYPE};
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{
-    MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
-};
 use domain::posts::{Post, PostQueue, QueueError, SendError, TRACE_ATTRIBUTE, Trace};
 use serde::Serialize;
 
@@ -20,7 +18,6 @@ use serde::Serialize;
 pub const MAX_MESSAGE_BYTES: usize = 262_144;
 
 /// The data type of the `trace_id` attribute, counted in the message size.
-const STRING_TYPE: &str = "String";
 
 #[derive(Serialize)]
 struct Envelope<'a> {
@@ -79,20 +76,11 @@ impl PostQueue for SqsPosts {
         })?;
         let mut send = self.client.send_message().queue_url(&self.queue_url).message_body(body);
         if !trace.trace_id.is_empty() {
-            let attr = MessageAttributeValue::builder()
-                .data_type(STRING_TYPE)
-                .string_value(&trace.trace_id)
-                .build()
-                .map_err(|e| QueueError(e.to_string()))?;
+            let attr = sqs_attributes::value(STRING_TYPE, &trace.trace_id).map_err(QueueError)?;
             send = send.message_attributes(TRACE_ATTRIBUTE, attr);
         }
         if let Some(xray) = &trace.xray_trace_id {
-            let attr = MessageSystemAttributeValue::builder()
-                .data_type("String")
-                .string_value(xray)
-                .build()
-                .map_err(|e| QueueError(e.to_string()))?;
-            send = send.message_system_attributes(MessageSystemAttributeNameForSends::AwsTraceHeader, attr);
+            send = sqs_attributes::with_trace_header(send, xray).map_err(QueueError)?;
         }
         match send.send().await {
             Ok(_) => {
