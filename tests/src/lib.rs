@@ -20,6 +20,23 @@ pub fn now_ms() -> u64 {
     domain::clock_text::now_unix_ms()
 }
 
+/// Polls `probe` every 250 ms until it gives a value, and returns it; panics (saying `what`)
+/// once `secs` seconds pass without one. The one way the tests wait for something eventual.
+pub async fn until<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    secs: u64,
+    mut probe: impl FnMut() -> F,
+) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what} within {secs} s");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
 pub fn api_url() -> String {
     std::env::var("API_URL")
         .expect("API_URL is not set: run the tests through `make test`, or export API_URL (see README)")

@@ -8,7 +8,6 @@ use integration::{
     api_url, assert_error_body, get_json, http, post_json, run_script, sdk, stack_output, unique, writer,
 };
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
 
 /// `scripts/test_tokens.py` for a new user: the valid token and the ones to refuse.
 async fn tokens() -> Value {
@@ -69,15 +68,11 @@ async fn writes_without_a_good_token_are_401_and_store_nothing() {
     let store = DynamoPosts::from_sdk(&sdk().await, stack_output("PostsTableName").await);
     let control: Vec<u64> =
         [&fresh, &valid].iter().map(|b| b["post_id"].as_str().unwrap().parse().unwrap()).collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let stored = loop {
+    let stored = integration::until("the control posts reach the table", 60, || async {
         let stored = store.page(sub, None, 1_000).await.unwrap();
-        if control.iter().all(|id| stored.iter().any(|p| p.post_id == *id)) {
-            break stored;
-        }
-        assert!(Instant::now() < deadline, "the control posts never reached the table: {stored:?}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+        control.iter().all(|id| stored.iter().any(|p| p.post_id == *id)).then_some(stored)
+    })
+    .await;
     let leaked: Vec<&str> =
         stored.iter().map(|p| p.contents.as_str()).filter(|c| refused.iter().any(|r| r == c)).collect();
     assert!(leaked.is_empty(), "refused writes were stored: {leaked:?}");

@@ -8,28 +8,12 @@ use adapters::dead_letters::replay;
 use adapters::{DynamoParked, DynamoPosts, SqsRequeue};
 use domain::posts::PostStore;
 use domain::posts::dead_letter::{DeadLetter, ParkedStore};
-use integration::{sdk, stack_output, unique};
+use integration::{sdk, stack_output, unique, until};
 use serde_json::json;
-use std::time::{Duration, Instant};
 
 fn post_body(uid: &str, id: u64) -> String {
     json!({"v": 1, "post": {"user_id": uid, "post_id": id.to_string(), "contents": "from a dead letter", "url": null, "scrap": null, "created_at": ""}})
         .to_string()
-}
-
-async fn until<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    secs: u64,
-    mut probe: impl FnMut() -> F,
-) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "{what} within {secs} s");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }
 
 #[tokio::test]
