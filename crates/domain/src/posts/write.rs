@@ -212,6 +212,18 @@ mod tests {
         }
     }
 
+    /// A post already in the table.
+    fn stored(uid: &str, post_id: u64, text: &str) -> Post {
+        Post {
+            user_id: uid.into(),
+            post_id,
+            contents: text.into(),
+            url: None,
+            scrap: None,
+            created_at: String::new(),
+        }
+    }
+
     fn new(uid: &str, text: &str) -> NewPost {
         NewPost { user_id: uid.into(), contents: text.into(), url: None }
     }
@@ -244,14 +256,7 @@ mod tests {
             }
         }
         let cache = MemoryPostCache::new(5);
-        let previous = Post {
-            user_id: "u".into(),
-            post_id: BASE - 1,
-            contents: "previous".into(),
-            url: None,
-            scrap: None,
-            created_at: String::new(),
-        };
+        let previous = stored("u", BASE - 1, "previous");
         let w = PostWriter {
             ids: CountingIds(AtomicU64::new(BASE)),
             previews: FixedPreviews::default(),
@@ -271,14 +276,7 @@ mod tests {
     #[tokio::test]
     async fn accepted_post_is_queued_then_cached_with_older_posts_kept() {
         let w = writer();
-        let older = Post {
-            user_id: "u".into(),
-            post_id: BASE - 10,
-            contents: "old".into(),
-            url: None,
-            scrap: None,
-            created_at: String::new(),
-        };
+        let older = stored("u", BASE - 10, "old");
         w.store.insert(older);
         let p = w.write(new("u", "hi"), &Trace::default()).await.unwrap();
         assert_eq!(w.queue.sent(), vec![p.clone()]);
