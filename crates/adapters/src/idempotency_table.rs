@@ -3,10 +3,10 @@
 //! `response_status`, `response_body`, and `expires_at` (epoch seconds, the table's TTL
 //! attribute).
 
+use crate::dynamo_item::{Item, is_condition_failed, n, number, s, string};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
 use domain::posts::StoreError;
-use domain::posts::idempotency::{Claim, IdempotencyStore};
+use domain::posts::idempotency::{IdempotencyStore, Put, Record};
 
 /// How long a completed answer is kept for retries.
 pub const RECORD_TTL_S: u64 = 3_600;
@@ -29,49 +29,73 @@ fn err<E: std::error::Error + 'static, R: std::fmt::Debug>(
     StoreError(crate::aws::error_text(e))
 }
 
-fn n(v: u64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
+/// The record an item holds (`None` for an item with neither status).
+fn record(item: &Item) -> Option<Record> {
+    let request_hash = string(item, "request_hash").unwrap_or_default();
+    match string(item, "status").as_deref() {
+        Some("IN_PROGRESS") => Some(Record::InProgress { request_hash, post_id: number(item, "post_id")? }),
+        Some("COMPLETED") => Some(Record::Completed {
+            request_hash,
+            status: number(item, "response_status").and_then(|v| u16::try_from(v).ok()).unwrap_or(500),
+            body: string(item, "response_body").unwrap_or_default(),
+        }),
+        _ => None,
+    }
 }
 
 impl IdempotencyStore for DynamoIdempotency {
-    async fn claim(
+    async fn put_claim(
         &self,
         key: &str,
         request_hash: &str,
         post_id: u64,
         now_ms: u64,
-        in_progress_ms: u64,
-    ) -> Result<Claim, StoreError> {
-        match self.try_claim(key, request_hash, post_id, now_ms, in_progress_ms).await? {
-            None => self.existing(key).await,
-            Some(id) if id == post_id => Ok(Claim::Claimed { post_id }),
-            // An unfinished claim of the same request was replaced: it may have sent its post to
-            // SQS already, so this run writes under its id, recorded on the new claim first in
-            // case this run does not finish either.
-            Some(earlier) => {
-                let adopt = self
-                    .client
-                    .update_item()
-                    .table_name(&self.table)
-                    .key("id", AttributeValue::S(key.to_owned()))
-                    .update_expression("SET post_id = :earlier")
-                    .condition_expression("post_id = :offered")
-                    .expression_attribute_values(":earlier", n(earlier))
-                    .expression_attribute_values(":offered", n(post_id))
-                    .send()
-                    .await;
-                match adopt {
-                    Ok(_) => Ok(Claim::Claimed { post_id: earlier }),
-                    // Another request took the key over meanwhile: it runs, not this one.
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                    {
-                        Ok(Claim::InProgress)
-                    }
-                    Err(e) => Err(err(e)),
-                }
-            }
+        until_ms: u64,
+    ) -> Result<Put, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("id", s(key))
+            .item("status", s("IN_PROGRESS"))
+            .item("request_hash", s(request_hash))
+            .item("post_id", n(post_id))
+            .item("in_progress_until", n(until_ms))
+            .item("expires_at", n(now_ms / 1_000 + RECORD_TTL_S))
+            // New, past its TTL (DynamoDB deletes late), or an in-progress claim that ran out.
+            .condition_expression(
+                "attribute_not_exists(id) OR expires_at < :now_s OR (#s = :in_progress AND in_progress_until < :now_ms)",
+            )
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":now_s", n(now_ms / 1_000))
+            .expression_attribute_values(":now_ms", n(now_ms))
+            .expression_attribute_values(":in_progress", s("IN_PROGRESS"))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await;
+        match put {
+            Ok(out) => Ok(Put::Claimed { replaced: out.attributes.as_ref().and_then(record) }),
+            Err(e) if is_condition_failed(&e) => Ok(Put::Refused { held: self.held(key).await? }),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    async fn swap_post_id(&self, key: &str, from: u64, to: u64) -> Result<bool, StoreError> {
+        let swap = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(key))
+            .update_expression("SET post_id = :to")
+            .condition_expression("post_id = :from")
+            .expression_attribute_values(":to", n(to))
+            .expression_attribute_values(":from", n(from))
+            .send()
+            .await;
+        match swap {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(err(e)),
         }
     }
 
@@ -86,11 +110,11 @@ impl IdempotencyStore for DynamoIdempotency {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("id", AttributeValue::S(key.to_owned()))
-            .item("status", AttributeValue::S("COMPLETED".into()))
-            .item("request_hash", AttributeValue::S(request_hash.to_owned()))
+            .item("id", s(key))
+            .item("status", s("COMPLETED"))
+            .item("request_hash", s(request_hash))
             .item("response_status", n(u64::from(status)))
-            .item("response_body", AttributeValue::S(body.to_owned()))
+            .item("response_body", s(body))
             .item("expires_at", n(expires_at_s))
             .send()
             .await
@@ -103,100 +127,36 @@ impl IdempotencyStore for DynamoIdempotency {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("id", AttributeValue::S(key.to_owned()))
+            .key("id", s(key))
             .update_expression("SET in_progress_until = :zero")
             .condition_expression("#s = :in_progress AND post_id = :post_id")
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":in_progress", AttributeValue::S("IN_PROGRESS".into()))
+            .expression_attribute_values(":in_progress", s("IN_PROGRESS"))
             .expression_attribute_values(":post_id", n(post_id))
             .send()
             .await;
         match expired {
-            Ok(_) => Ok(()),
             // Completed, gone, or taken over by another request meanwhile: not this claim's to end.
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
-                Ok(())
-            }
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Ok(()),
             Err(e) => Err(err(e)),
         }
     }
 }
 
 impl DynamoIdempotency {
-    /// The conditional put of a claim. `Some(id)`: claimed; `id` is the post id of the unfinished
-    /// claim of the same request it replaced, else `post_id`. `None`: the key is taken.
-    async fn try_claim(
-        &self,
-        key: &str,
-        request_hash: &str,
-        post_id: u64,
-        now_ms: u64,
-        in_progress_ms: u64,
-    ) -> Result<Option<u64>, StoreError> {
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("id", AttributeValue::S(key.to_owned()))
-            .item("status", AttributeValue::S("IN_PROGRESS".into()))
-            .item("request_hash", AttributeValue::S(request_hash.to_owned()))
-            .item("post_id", n(post_id))
-            .item("in_progress_until", n(now_ms + in_progress_ms))
-            .item("expires_at", n(now_ms / 1_000 + RECORD_TTL_S))
-            // New, expired, or an in-progress claim whose invocation died.
-            .condition_expression(
-                "attribute_not_exists(id) OR expires_at < :now_s OR (#s = :in_progress AND in_progress_until < :now_ms)",
-            )
-            .expression_attribute_names("#s", "status")
-            .expression_attribute_values(":now_s", n(now_ms / 1_000))
-            .expression_attribute_values(":now_ms", n(now_ms))
-            .expression_attribute_values(":in_progress", AttributeValue::S("IN_PROGRESS".into()))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
-            .await;
-        match put {
-            Ok(out) => {
-                let old = out.attributes.unwrap_or_default();
-                let s = |k: &str| old.get(k).and_then(|v| v.as_s().ok()).map(String::as_str);
-                let earlier = old.get("post_id").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok());
-                let unfinished_same =
-                    s("status") == Some("IN_PROGRESS") && s("request_hash") == Some(request_hash);
-                Ok(Some(earlier.filter(|_| unfinished_same).unwrap_or(post_id)))
-            }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
-                Ok(None)
-            }
-            Err(e) => Err(err(e)),
-        }
-    }
-
-    /// The record that kept a claim out.
-    async fn existing(&self, key: &str) -> Result<Claim, StoreError> {
-        let item = self
+    /// The record that kept a claim out, read after the refusal.
+    async fn held(&self, key: &str) -> Result<Option<Record>, StoreError> {
+        let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("id", AttributeValue::S(key.to_owned()))
+            .key("id", s(key))
             .consistent_read(true)
             .send()
             .await
-            .map_err(err)?
-            .item
-            .unwrap_or_default();
-        let s = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-        Ok(match s("status").as_deref() {
-            Some("COMPLETED") => Claim::Completed {
-                request_hash: s("request_hash").unwrap_or_default(),
-                status: item
-                    .get("response_status")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(500),
-                body: s("response_body").unwrap_or_default(),
-            },
-            // In progress, or gone again between the two calls: either way, not ours to run now.
-            _ => Claim::InProgress,
-        })
+            .map_err(err)?;
+        Ok(out.item.as_ref().and_then(record))
     }
 }

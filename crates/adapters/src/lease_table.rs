@@ -12,8 +12,9 @@
 //! items, only at cold start or after a lost lease) and tries the free ones in random order, so
 //! concurrent cold starts rarely race for the same slot.
 
+use crate::dynamo_item::{is_condition_failed, n, number};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use domain::{Lease, LeaseError, LeaseStore};
 use rand::seq::SliceRandom;
@@ -167,18 +168,6 @@ impl DynamoLeaseStore {
             Err(e) => Err(unavailable(e)),
         }
     }
-}
-
-fn n(value: u64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
-    item.get(name)?.as_n().ok()?.parse().ok()
-}
-
-fn is_condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
-    e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException")
 }
 
 fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(e: SdkError<E, R>) -> LeaseError {

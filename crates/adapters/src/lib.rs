@@ -15,6 +15,7 @@
 pub mod aws;
 pub mod dead_letters;
 pub mod discovery;
+mod dynamo_item;
 pub mod fetch;
 pub mod idempotency_table;
 pub mod lease_table;

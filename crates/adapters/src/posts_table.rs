@@ -10,7 +10,7 @@ use domain::posts::drain::PostBatchStore;
 use domain::posts::{Post, PostStore, StoreError};
 use std::collections::HashMap;
 
-type Item = HashMap<String, AttributeValue>;
+use crate::dynamo_item::{Item, number, string};
 
 #[derive(Debug, Clone)]
 pub struct DynamoPosts {
@@ -167,14 +167,6 @@ fn err<E: std::error::Error + 'static, R: std::fmt::Debug>(
     e: aws_sdk_dynamodb::error::SdkError<E, R>,
 ) -> StoreError {
     StoreError(crate::aws::error_text(e))
-}
-
-fn number(item: &Item, name: &str) -> Option<u64> {
-    item.get(name)?.as_n().ok()?.parse().ok()
-}
-
-fn string(item: &Item, name: &str) -> Option<String> {
-    item.get(name)?.as_s().ok().cloned()
 }
 
 pub fn to_item(post: &Post) -> Item {

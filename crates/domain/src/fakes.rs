@@ -473,8 +473,8 @@ pub mod posts {
     }
 }
 
-/// Idempotency records in memory, with the table's rules: an in-progress claim blocks until
-/// it expires, and an expired one of the same request hands its post id to the next claim.
+/// Idempotency records in memory, with the table's conditional writes: a claim is refused while
+/// the key holds a completed record or an in-progress one that has not run out.
 #[derive(Default)]
 pub struct MemoryIdempotency {
     pub records: Mutex<std::collections::HashMap<String, MemoryRecord>>,
@@ -482,46 +482,51 @@ pub struct MemoryIdempotency {
     pub fail_complete: std::sync::atomic::AtomicBool,
 }
 
+/// A stored record and, for one in progress, when its claim runs out.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MemoryRecord {
-    InProgress { request_hash: String, post_id: u64, until_ms: u64 },
-    Completed { request_hash: String, status: u16, body: String },
+pub struct MemoryRecord {
+    pub record: crate::posts::idempotency::Record,
+    pub until_ms: u64,
+}
+
+impl MemoryIdempotency {
+    /// Runs out every claim in progress, as if their invocations had ended.
+    pub fn run_out_claims(&self) {
+        for stored in self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner).values_mut() {
+            stored.until_ms = 0;
+        }
+    }
 }
 
 impl crate::posts::idempotency::IdempotencyStore for MemoryIdempotency {
-    async fn claim(
+    async fn put_claim(
         &self,
         key: &str,
         request_hash: &str,
         post_id: u64,
         now_ms: u64,
-        in_progress_ms: u64,
-    ) -> Result<crate::posts::idempotency::Claim, crate::posts::StoreError> {
-        use crate::posts::idempotency::Claim;
+        until_ms: u64,
+    ) -> Result<crate::posts::idempotency::Put, crate::posts::StoreError> {
+        use crate::posts::idempotency::{Put, Record};
         let mut records = self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let post_id =
-            match records.get(key) {
-                None => post_id,
-                Some(MemoryRecord::InProgress { until_ms, .. }) if *until_ms >= now_ms => {
-                    return Ok(Claim::InProgress);
-                }
-                Some(MemoryRecord::InProgress { request_hash: h, post_id: earlier, .. }) => {
-                    if h == request_hash { *earlier } else { post_id }
-                }
-                Some(MemoryRecord::Completed { request_hash, status, body }) => {
-                    return Ok(Claim::Completed {
-                        request_hash: request_hash.clone(),
-                        status: *status,
-                        body: body.clone(),
-                    });
-                }
-            };
-        let until_ms = now_ms + in_progress_ms;
-        records.insert(
-            key.to_owned(),
-            MemoryRecord::InProgress { request_hash: request_hash.to_owned(), post_id, until_ms },
-        );
-        Ok(Claim::Claimed { post_id })
+        let live = |s: &MemoryRecord| matches!(s.record, Record::Completed { .. }) || s.until_ms >= now_ms;
+        if let Some(held) = records.get(key).filter(|s| live(s)) {
+            return Ok(Put::Refused { held: Some(held.record.clone()) });
+        }
+        let claim = Record::InProgress { request_hash: request_hash.to_owned(), post_id };
+        let replaced = records.insert(key.to_owned(), MemoryRecord { record: claim, until_ms });
+        Ok(Put::Claimed { replaced: replaced.map(|s| s.record) })
+    }
+    async fn swap_post_id(&self, key: &str, from: u64, to: u64) -> Result<bool, crate::posts::StoreError> {
+        use crate::posts::idempotency::Record;
+        let mut records = self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match records.get_mut(key).map(|s| &mut s.record) {
+            Some(Record::InProgress { post_id, .. }) if *post_id == from => {
+                *post_id = to;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
     async fn complete(
         &self,
@@ -531,19 +536,24 @@ impl crate::posts::idempotency::IdempotencyStore for MemoryIdempotency {
         body: &str,
         _: u64,
     ) -> Result<(), crate::posts::StoreError> {
+        use crate::posts::idempotency::Record;
         if self.fail_complete.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(crate::posts::StoreError("idempotency table unavailable".into()));
         }
-        let done =
-            MemoryRecord::Completed { request_hash: request_hash.to_owned(), status, body: body.to_owned() };
-        self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key.to_owned(), done);
+        let record =
+            Record::Completed { request_hash: request_hash.to_owned(), status, body: body.to_owned() };
+        self.records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key.to_owned(), MemoryRecord { record, until_ms: 0 });
         Ok(())
     }
     async fn expire(&self, key: &str, post_id: u64) -> Result<(), crate::posts::StoreError> {
+        use crate::posts::idempotency::Record;
         let mut records = self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(MemoryRecord::InProgress { post_id: held, until_ms, .. }) = records.get_mut(key) {
-            if *held == post_id {
-                *until_ms = 0;
+        if let Some(stored) = records.get_mut(key) {
+            if matches!(stored.record, Record::InProgress { post_id: held, .. } if held == post_id) {
+                stored.until_ms = 0;
             }
         }
         Ok(())

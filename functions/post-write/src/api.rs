@@ -314,11 +314,7 @@ mod tests {
         // A retry while the claim is fresh waits.
         assert_eq!(call(&d, &ev).await.0, 409);
         // Once the claim expired, the retry runs again: under the first post id.
-        for record in d.idempotency.records.lock().unwrap().values_mut() {
-            if let domain::fakes::MemoryRecord::InProgress { until_ms, .. } = record {
-                *until_ms = 0;
-            }
-        }
+        d.idempotency.run_out_claims();
         let (s2, b2, _) = call(&d, &ev).await;
         assert_eq!(s2, 201, "{b2}");
         assert_eq!(b2["post_id"], b1["post_id"], "the same post, not a second one");

@@ -16,29 +16,47 @@
 use super::StoreError;
 use std::future::Future;
 
+/// An idempotency record as the store holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// The key is new (or its record expired): run the request under `post_id`, then complete
-    /// or release. `post_id` is the one an earlier, unfinished claim of the same request
-    /// recorded, else the one offered.
-    Claimed { post_id: u64 },
-    /// The key was answered before.
+pub enum Record {
+    /// A request is running (or ran and died) under `post_id`.
+    InProgress { request_hash: String, post_id: u64 },
+    /// The request was answered.
     Completed { request_hash: String, status: u16, body: String },
-    /// Another request with this key is running.
-    InProgress,
 }
 
-/// Where idempotency records live (a DynamoDB table with a TTL attribute).
+/// What a conditional claim did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Put {
+    /// The claim is now the key's record; `replaced` is the expired or abandoned record it
+    /// overwrote, if there was one.
+    Claimed { replaced: Option<Record> },
+    /// A live record kept the claim out (`None`: it was gone again by the time it was read).
+    Refused { held: Option<Record> },
+}
+
+/// Where idempotency records live (a DynamoDB table with a TTL attribute). The store knows
+/// only its conditional writes; which post id a claim runs under is decided here, in [`decide`].
 pub trait IdempotencyStore: Send + Sync {
-    /// Claims `key` for the request hashed `request_hash`, offering `post_id` as its post id.
-    fn claim(
+    /// Writes an in-progress record of `key` for the request hashed `request_hash` under
+    /// `post_id`, lasting until `until_ms`, unless the key holds a live record: one completed
+    /// and not past its TTL, or one in progress past `now_ms`.
+    fn put_claim(
         &self,
         key: &str,
         request_hash: &str,
         post_id: u64,
         now_ms: u64,
-        in_progress_ms: u64,
-    ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+        until_ms: u64,
+    ) -> impl Future<Output = Result<Put, StoreError>> + Send;
+    /// Changes the record's post id from `from` to `to` if it still is `from`; false when
+    /// another request took the key over meanwhile.
+    fn swap_post_id(
+        &self,
+        key: &str,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     fn complete(
         &self,
         key: &str,
@@ -67,6 +85,7 @@ pub enum Decision {
     InProgress,
 }
 
+/// Claims `key` for the request hashed `request_hash`, offering `post_id` as its post id.
 pub async fn decide<S: IdempotencyStore>(
     store: &S,
     key: &str,
@@ -75,13 +94,26 @@ pub async fn decide<S: IdempotencyStore>(
     now_ms: u64,
     in_progress_ms: u64,
 ) -> Result<Decision, StoreError> {
-    Ok(match store.claim(key, request_hash, post_id, now_ms, in_progress_ms).await? {
-        Claim::Claimed { post_id } => Decision::Run { post_id },
-        Claim::Completed { request_hash: h, status, body } if h == request_hash => {
-            Decision::Replay { status, body }
+    Ok(match store.put_claim(key, request_hash, post_id, now_ms, now_ms + in_progress_ms).await? {
+        // An unfinished claim of the same request was replaced: it may have sent its post to SQS
+        // already, so this run writes under its id, recorded on the new claim first in case this
+        // run does not finish either.
+        Put::Claimed { replaced: Some(Record::InProgress { request_hash: h, post_id: earlier }) }
+            if h == request_hash && earlier != post_id =>
+        {
+            if store.swap_post_id(key, post_id, earlier).await? {
+                Decision::Run { post_id: earlier }
+            } else {
+                // Another request took the key over meanwhile: it runs, not this one.
+                Decision::InProgress
+            }
         }
-        Claim::Completed { .. } => Decision::KeyReused,
-        Claim::InProgress => Decision::InProgress,
+        Put::Claimed { .. } => Decision::Run { post_id },
+        Put::Refused { held: Some(Record::Completed { request_hash: h, status, body }) } => {
+            if h == request_hash { Decision::Replay { status, body } } else { Decision::KeyReused }
+        }
+        // In progress, or gone again between the two calls: either way, not this one's to run now.
+        Put::Refused { .. } => Decision::InProgress,
     })
 }
 
@@ -93,16 +125,12 @@ pub fn hash(parts: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{MemoryIdempotency, MemoryRecord};
+    use crate::fakes::MemoryIdempotency;
 
     const MIN: u64 = 60_000;
 
     fn expire(store: &MemoryIdempotency) {
-        for record in store.records.lock().unwrap().values_mut() {
-            if let MemoryRecord::InProgress { until_ms, .. } = record {
-                *until_ms = 0;
-            }
-        }
+        store.run_out_claims();
     }
 
     #[tokio::test]
