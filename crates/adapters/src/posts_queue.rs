@@ -9,21 +9,12 @@
 use crate::sqs_attributes::{self, STRING as STRING_TYPE};
 use aws_sdk_sqs::Client;
 use domain::posts::{Post, PostQueue, QueueError, SendError, TRACE_ATTRIBUTE, Trace};
-use serde::Serialize;
 
 /// The most SQS takes in one message, in bytes: the body plus every message attribute (name,
 /// data type and value). System attributes (`AWSTraceHeader`) do not count. This is SQS's
 /// long-standing 256 KiB limit; AWS has since raised the maximum to 1 MiB, so this stays a
 /// safe bound for queues (and emulators) configured either way.
 pub const MAX_MESSAGE_BYTES: usize = 262_144;
-
-/// The data type of the `trace_id` attribute, counted in the message size.
-
-#[derive(Serialize)]
-struct Envelope<'a> {
-    v: u8,
-    post: &'a Post,
-}
 
 #[derive(Debug, Clone)]
 pub struct SqsPosts {
@@ -41,9 +32,9 @@ impl SqsPosts {
     }
 }
 
-/// The message body for a post.
+/// The message body for a post (`domain::posts::message`).
 pub fn body(post: &Post) -> Result<String, QueueError> {
-    serde_json::to_string(&Envelope { v: 1, post }).map_err(|e| QueueError(e.to_string()))
+    domain::posts::message::encode(post).map_err(QueueError)
 }
 
 /// The size SQS counts for a message with this body and trace: the body and the `trace_id`

@@ -135,6 +135,9 @@ impl PostStore for DynamoPosts {
 }
 
 impl PostBatchStore for DynamoPosts {
+    /// BatchWriteItem's limit.
+    const MAX_BATCH: usize = 25;
+
     /// One BatchWriteItem of PutRequests. Overwriting is safe: an item is a pure function of its
     /// message, so a redelivered post rewrites the same bytes.
     async fn put_batch(&self, posts: &[Post]) -> Result<Vec<usize>, StoreError> {

@@ -148,6 +148,7 @@ mod tests {
     struct Table(Mutex<Vec<Post>>);
 
     impl PostBatchStore for Table {
+        const MAX_BATCH: usize = 25;
         async fn put_batch(&self, posts: &[Post]) -> Result<Vec<usize>, StoreError> {
             self.0.lock().unwrap().extend(posts.iter().cloned());
             Ok(Vec::new())

@@ -59,7 +59,7 @@ async fn main() {
         let single_msgs = messages(&format!("{run}s"), n);
         let started = Instant::now();
         for (_, body) in &single_msgs {
-            let post = domain::posts::drain::decode(body).unwrap_or_else(|e| panic!("{e}"));
+            let post = domain::posts::message::decode(body).unwrap_or_else(|e| panic!("{e}"));
             store.put(&post).await.unwrap_or_else(|e| panic!("{e}"));
         }
         let single_rate = n as f64 / started.elapsed().as_secs_f64();

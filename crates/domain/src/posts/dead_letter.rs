@@ -8,7 +8,7 @@
 //! write to the parked table, and a message whose park or re-send fails is reported failed so
 //! SQS delivers it again.
 
-use super::drain::decode;
+use super::message::decode;
 use std::collections::HashMap;
 use std::future::Future;
 

@@ -18,20 +18,17 @@
 //! without the post for as long as it is cached. A failed update fails the message for a few
 //! receives, so it is tried again once the node is back; writing it again is harmless.
 
-use super::model::{MAX_CONTENTS_CHARS, Post, check_user_id};
+use super::message::decode;
+use super::model::Post;
 use super::{PostCache, QueueError, StoreError};
-use serde::Deserialize;
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
-/// The largest body SQS delivers.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
-/// Items per table write request (DynamoDB's BatchWriteItem limit).
-pub const CHUNK: usize = 25;
-
 /// Where batches of posts are written (DynamoDB BatchWriteItem).
 pub trait PostBatchStore: Send + Sync {
+    /// The most posts one call takes (the table's limit: 25 for DynamoDB's BatchWriteItem).
+    const MAX_BATCH: usize;
     /// Writes `posts`; returns the indices the table left unprocessed (throttling).
     fn put_batch(&self, posts: &[Post]) -> impl Future<Output = Result<Vec<usize>, StoreError>> + Send;
 }
@@ -52,34 +49,6 @@ pub struct Outcome {
     pub failed: Vec<Failure>,
     /// Table writes sent again (unprocessed items or failed requests), for the metrics.
     pub retries: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Envelope {
-    v: u32,
-    post: Post,
-}
-
-/// Reads a queue message body into a post, or says why it never will be one.
-pub fn decode(body: &str) -> Result<Post, String> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(format!("body of {} bytes is over {MAX_BODY_BYTES}", body.len()));
-    }
-    let envelope: Envelope = serde_json::from_str(body).map_err(|e| format!("not a post message: {e}"))?;
-    if envelope.v != 1 {
-        return Err(format!("unknown message version {}", envelope.v));
-    }
-    let post = envelope.post;
-    check_user_id(&post.user_id).map_err(|v| v.message)?;
-    if post.contents.trim().is_empty() || post.contents.chars().count() > MAX_CONTENTS_CHARS {
-        return Err("contents empty or too long".into());
-    }
-    if snowflake::decode(post.post_id).is_none() || post.post_id == 0 {
-        return Err(format!("{} is not a post id", post.post_id));
-    }
-    // The time is the id's: whatever a message says, the stored post says that.
-    Ok(Post { created_at: super::write::created_at(post.post_id), ..post })
 }
 
 /// Receives during which a persisted post whose cached list could not be updated is failed
@@ -196,9 +165,10 @@ pub async fn drain<S: PostBatchStore>(
     }
     let entries: Vec<(Post, Vec<String>)> = order.into_iter().filter_map(|k| by_key.remove(&k)).collect();
     // The chunks of a batch (at most 4 for the 100 messages SQS delivers) are written at once.
-    let writes = entries.chunks(CHUNK).map(|chunk| write_chunk(store, chunk, deadline, backoff));
+    let writes =
+        entries.chunks(S::MAX_BATCH.max(1)).map(|chunk| write_chunk(store, chunk, deadline, backoff));
     let results = futures_util::future::join_all(writes).await;
-    for (chunk, (results, retries)) in entries.chunks(CHUNK).zip(results) {
+    for (chunk, (results, retries)) in entries.chunks(S::MAX_BATCH.max(1)).zip(results) {
         outcome.retries += retries;
         for ((post, ids), result) in chunk.iter().zip(results) {
             match result {
@@ -288,8 +258,9 @@ mod tests {
     }
 
     impl PostBatchStore for FlakyTable {
+        const MAX_BATCH: usize = 25;
         async fn put_batch(&self, posts: &[Post]) -> Result<Vec<usize>, StoreError> {
-            assert!(posts.len() <= CHUNK);
+            assert!(posts.len() <= Self::MAX_BATCH);
             let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
             if self.fail > 0 && call % self.fail == 0 {
                 return Err(StoreError("throttled".into()));
@@ -321,31 +292,6 @@ mod tests {
     }
 
     const FAST: Backoff = Backoff { first: Duration::from_millis(1), max: Duration::from_millis(4) };
-
-    #[test]
-    fn malformed_messages_are_permanent() {
-        for bad in [
-            "not json",
-            "{}",
-            r#"{"v":2,"post":{}}"#,
-            &body("bad id!", BASE),
-            &body("u", 0),
-            &body("u", u64::MAX),
-            r#"{"v":1,"post":{"user_id":"u","post_id":"1","contents":"","url":null,"scrap":null,"created_at":""}}"#,
-            r#"{"v":1,"post":{"user_id":"u","post_id":"x","contents":"c","url":null,"scrap":null,"created_at":""}}"#,
-        ] {
-            assert!(decode(bad).is_err(), "{bad}");
-        }
-        assert!(decode(&"x".repeat(MAX_BODY_BYTES + 1)).is_err());
-        let post = decode(&body("u", BASE)).unwrap();
-        assert_eq!(post.post_id, BASE);
-        assert_eq!(
-            post.created_at,
-            crate::posts::write::created_at(BASE),
-            "the id's time, not the message's"
-        );
-        assert!(post.created_at.ends_with('Z'), "{}", post.created_at);
-    }
 
     #[tokio::test]
     async fn a_batch_of_a_hundred_takes_four_requests() {
@@ -382,6 +328,7 @@ mod tests {
     struct HangingTable;
 
     impl PostBatchStore for HangingTable {
+        const MAX_BATCH: usize = 25;
         async fn put_batch(&self, _: &[Post]) -> Result<Vec<usize>, StoreError> {
             std::future::pending().await
         }
@@ -458,7 +405,7 @@ mod tests {
             let out = rt.block_on(drain(&table, &messages, deadline(60), FAST));
             // Every table call beyond the first per chunk is counted as a retry.
             let unique = kinds.iter().filter(|k| **k >= 2).count() + usize::from(kinds.contains(&1));
-            prop_assert_eq!(table.calls.load(Ordering::SeqCst) as u64, unique.div_ceil(CHUNK) as u64 + out.retries);
+            prop_assert_eq!(table.calls.load(Ordering::SeqCst) as u64, unique.div_ceil(FlakyTable::MAX_BATCH) as u64 + out.retries);
             let mut seen: Vec<&String> = out.persisted.iter().chain(out.failed.iter().map(|f| &f.message_id)).collect();
             seen.sort();
             let mut all: Vec<&String> = messages.iter().map(|(id, _)| id).collect();
@@ -473,63 +420,6 @@ mod tests {
             for f in &out.failed {
                 let (_, b) = messages.iter().find(|(m, _)| *m == f.message_id).unwrap();
                 prop_assert_eq!(f.permanent, decode(b).is_err());
-            }
-        }
-    }
-
-    /// Cases per fuzz target: `FUZZ_CASES` (what `make fuzz` raises), else 512.
-    fn fuzz_config() -> ProptestConfig {
-        let cases = std::env::var("FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512);
-        ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
-    }
-
-    /// JSON values of every type, nested, with awkward numbers and text.
-    fn json_value() -> impl Strategy<Value = serde_json::Value> {
-        use serde_json::{Value, json};
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|n| json!(n)),
-            any::<u64>().prop_map(|n| json!(n)),
-            any::<f64>().prop_map(|f| json!(f)),
-            ".{0,40}".prop_map(Value::String),
-            "[0-9]{0,25}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(3, 24, 4, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                prop::collection::btree_map(".{0,12}", inner, 0..4)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
-    }
-
-    proptest! {
-        #![proptest_config(fuzz_config())]
-
-        /// The SQS message decoder on arbitrary bytes (as SQS hands over text: lossy UTF-8).
-        #[test]
-        fn fuzz_decode_bytes(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
-            let _ = decode(&String::from_utf8_lossy(&bytes));
-        }
-
-        /// ... and on envelopes whose every field may hold any JSON, so parsing gets past the
-        /// first byte and into the post's rules.
-        #[test]
-        fn fuzz_decode_envelopes(
-            v in json_value(), user_id in json_value(), post_id in json_value(), contents in json_value(),
-            url in json_value(), scrap in json_value(), created_at in json_value(), drop in 0usize..8,
-        ) {
-            let mut post = serde_json::json!({"user_id": user_id, "post_id": post_id, "contents": contents,
-                "url": url, "scrap": scrap, "created_at": created_at});
-            if let Some(key) = ["user_id", "post_id", "contents", "url", "scrap", "created_at"].get(drop) {
-                post.as_object_mut().unwrap().remove(*key);
-            }
-            let body = serde_json::json!({"v": v, "post": post}).to_string();
-            if let Ok(p) = decode(&body) {
-                // Whatever got through follows the post's rules.
-                prop_assert!(check_user_id(&p.user_id).is_ok());
-                prop_assert!(p.post_id != 0 && !p.contents.trim().is_empty());
             }
         }
     }

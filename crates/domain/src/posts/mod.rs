@@ -4,6 +4,7 @@
 //! - [`model`]: `Post`, the write request, validation, cursors.
 //! - [`write`]: id, preview within a budget, queue (the durability point), then cache.
 //! - [`read`]: a user's posts newest first: cache first, the table behind it, repairs.
+//! - [`message`]: the queue message, encoded and decoded in one place.
 //! - [`drain`]: persisting queued posts in batches, idempotently.
 //! - [`dead_letter`]: retrying or parking what the drain could not persist.
 //! - [`idempotency`]: retried writes with an `Idempotency-Key` answer their first result.
@@ -11,6 +12,7 @@
 pub mod dead_letter;
 pub mod drain;
 pub mod idempotency;
+pub mod message;
 pub mod model;
 pub mod read;
 pub mod write;

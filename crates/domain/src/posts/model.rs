@@ -100,22 +100,28 @@ impl PostInput {
     /// first; the author wins over whatever the body says.
     pub fn validate(self, author: &str) -> Result<NewPost, Validation> {
         check_user_id(author)?;
-        let chars = self.contents.chars().count();
-        if self.contents.trim().is_empty() {
-            return Err(invalid("invalid_contents", "contents must not be empty"));
-        }
-        if chars > MAX_CONTENTS_CHARS {
-            return Err(invalid(
-                "invalid_contents",
-                format!("contents must be at most {MAX_CONTENTS_CHARS} characters, got {chars}"),
-            ));
-        }
+        check_contents(&self.contents)?;
         let url = match self.url.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(u) => Some(check_url(u)?),
         };
         Ok(NewPost { user_id: author.to_owned(), contents: self.contents, url })
     }
+}
+
+/// Contents: not blank, at most [`MAX_CONTENTS_CHARS`] characters (not bytes).
+pub fn check_contents(contents: &str) -> Result<(), Validation> {
+    if contents.trim().is_empty() {
+        return Err(invalid("invalid_contents", "contents must not be empty"));
+    }
+    let chars = contents.chars().count();
+    if chars > MAX_CONTENTS_CHARS {
+        return Err(invalid(
+            "invalid_contents",
+            format!("contents must be at most {MAX_CONTENTS_CHARS} characters, got {chars}"),
+        ));
+    }
+    Ok(())
 }
 
 /// A post's link: http(s), at most 2,048 bytes. Whether it may be *fetched* for a preview is
