@@ -95,6 +95,31 @@ async fn keys_spread_over_the_nodes_and_round_trip() {
     assert!(shards.lock(&lock, Duration::from_secs(5)).await.unwrap());
 }
 
+/// A node that dropped the adapter's connection (restarted, or closed it as idle) costs no
+/// call: the next one reconnects and is answered, rather than failing once per warm function
+/// instance per node (a scrap call then went uncounted by the rate limiter). The connection is
+/// dropped by the server (`CLIENT KILL ID`), so other tests' connections stay up.
+#[tokio::test]
+async fn a_connection_the_node_dropped_costs_no_call() {
+    let shards = RedisShards::new(&nodes(), RedisConfig::default()).unwrap();
+    let addr = nodes()[0].clone();
+    let client_id = |c: redis::aio::ConnectionManager| async move {
+        let mut c = c;
+        redis::cmd("CLIENT").arg("ID").query_async::<u64>(&mut c).await
+    };
+    let id = shards.exec_on(&addr, client_id).await.unwrap();
+    let admin = redis::Client::open(format!("redis://{addr}/")).unwrap();
+    let mut admin = admin.get_multiplexed_async_connection().await.unwrap();
+    let killed: u64 =
+        redis::cmd("CLIENT").arg("KILL").arg("ID").arg(id).query_async(&mut admin).await.unwrap();
+    assert_eq!(killed, 1, "the node dropped the adapter's connection {id}");
+    // Let the client side see the close, as a warm instance would after a quiet spell.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let again = shards.exec_on(&addr, client_id).await;
+    let again = again.unwrap_or_else(|e| panic!("the call after the drop failed: {e}"));
+    assert_ne!(again, id, "answered on a new connection");
+}
+
 #[tokio::test]
 async fn a_dead_node_fails_fast_after_tripping() {
     // Port 1 on loopback: nothing listens, connections are refused.

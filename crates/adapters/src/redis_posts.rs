@@ -15,9 +15,9 @@
 //! only while its own token is still there.
 
 use crate::redis_shards::RedisShards;
+use domain::cache::CacheError;
 use domain::keys::{self, LIST_SENTINEL};
 use domain::posts::{FillTicket, ListPage, Lookup, Post, PostCache};
-use domain::scrap::CacheError;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -129,8 +129,13 @@ impl PostCache for RedisPosts {
         // EVAL_RO: a read-only script, which a replica runs.
         let mut eval = redis::cmd("EVAL_RO");
         eval.arg(PAGE).arg(1).arg(&key).arg(&max).arg(limit).arg(LIST_SENTINEL);
-        let reply: Option<(i64, Vec<String>)> =
-            self.shards.lookup(&key, |mut c| async move { eval.query_async(&mut c).await }).await?;
+        let reply: Option<(i64, Vec<String>)> = self
+            .shards
+            .lookup(&key, |mut c| {
+                let eval = &eval;
+                async move { eval.query_async(&mut c).await }
+            })
+            .await?;
         Ok(reply.map(|(card, members)| ListPage {
             ids: members.iter().filter_map(|m| parse_member(m)).collect(),
             full: usize::try_from(card - 1).unwrap_or(0) >= self.config.list_max,
@@ -145,7 +150,13 @@ impl PostCache for RedisPosts {
         let token: u64 = rand::random();
         let mut set = redis::cmd("SET");
         set.arg(keys::post_list_fill(user_id)).arg(token).arg("PX").arg(RESERVATION.as_millis() as u64);
-        let () = self.shards.exec(&key, |mut c| async move { set.query_async(&mut c).await }).await?;
+        let () = self
+            .shards
+            .exec(&key, |mut c| {
+                let set = &set;
+                async move { set.query_async(&mut c).await }
+            })
+            .await?;
         Ok(FillTicket(token))
     }
 
@@ -198,7 +209,13 @@ impl PostCache for RedisPosts {
         let members: Vec<String> = ids.iter().map(|id| keys::list_member(*id)).collect();
         let mut zrem = redis::cmd("ZREM");
         zrem.arg(&key).arg(&members);
-        let _: i64 = self.shards.exec(&key, |mut c| async move { zrem.query_async(&mut c).await }).await?;
+        let _: i64 = self
+            .shards
+            .exec(&key, |mut c| {
+                let zrem = &zrem;
+                async move { zrem.query_async(&mut c).await }
+            })
+            .await?;
         Ok(())
     }
 
@@ -220,10 +237,10 @@ impl PostCache for RedisPosts {
             let keys: Vec<String> = entries.iter().map(|(_, k)| k.clone()).collect();
             let values: Result<Vec<Option<String>>, CacheError> = self
                 .shards
-                .exec_on(
-                    &node,
-                    |mut c| async move { redis::cmd("MGET").arg(&keys).query_async(&mut c).await },
-                )
+                .exec_on(&node, |mut c| {
+                    let keys = &keys;
+                    async move { redis::cmd("MGET").arg(keys).query_async(&mut c).await }
+                })
                 .await;
             (node, entries, values)
         });
@@ -275,7 +292,12 @@ impl PostCache for RedisPosts {
             }
         }
         let calls = by_node.into_iter().map(|(node, pipe)| async move {
-            self.shards.exec_on(&node, |mut c| async move { pipe.query_async::<()>(&mut c).await }).await
+            self.shards
+                .exec_on(&node, |mut c| {
+                    let pipe = &pipe;
+                    async move { pipe.query_async::<()>(&mut c).await }
+                })
+                .await
         });
         for r in futures_util::future::join_all(calls).await {
             r?;

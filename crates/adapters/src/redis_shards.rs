@@ -13,8 +13,9 @@
 
 use crate::discovery::{CacheNode, Discovery, NodeSource};
 use cache::Ring;
+use domain::cache::CacheError;
 use domain::keys;
-use domain::scrap::{CacheError, PreviewCache, RateDecision, RateLimiter};
+use domain::scrap::{PreviewCache, RateDecision, RateLimiter};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::collections::HashMap;
 use std::future::Future;
@@ -152,7 +153,7 @@ impl RedisShards {
     /// Runs `op` on the primary that holds `placement`, within the timeout.
     pub async fn exec<T, F, Fut>(&self, placement: &str, op: F) -> Result<T, CacheError>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let topology = self.topology().await;
@@ -163,7 +164,7 @@ impl RedisShards {
     /// Runs a read-only `op` where `placement` is read: its primary's replica if any.
     pub async fn exec_read<T, F, Fut>(&self, placement: &str, op: F) -> Result<T, CacheError>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let topology = self.topology().await;
@@ -175,7 +176,7 @@ impl RedisShards {
     /// answer as a hit or a miss of the node that gave it.
     pub async fn lookup<T, F, Fut>(&self, placement: &str, op: F) -> Result<Option<T>, CacheError>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<Option<T>>>,
     {
         let topology = self.topology().await;
@@ -207,7 +208,7 @@ impl RedisShards {
     /// node's circuit breaker.
     pub async fn exec_on<T, F, Fut>(&self, addr: &str, op: F) -> Result<T, CacheError>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let node = self.node(addr)?;
@@ -217,14 +218,16 @@ impl RedisShards {
             chassis::metrics::count("CacheErrors", &[("node", addr)], 1);
             return Err(CacheError(format!("node {addr} is cooling down")));
         }
-        let result = match self.connection(node).await {
-            Ok(conn) => match tokio::time::timeout(self.config.op_timeout, op(conn)).await {
-                Ok(Ok(v)) => Ok(v),
-                Ok(Err(e)) => Err(format!("node {addr}: {e}")),
-                Err(_) => Err(format!("node {addr}: no answer within {:?}", self.config.op_timeout)),
-            },
-            Err(e) => Err(e),
-        };
+        let mut result = self.attempt(node, &op).await;
+        // A connection the node dropped (it restarted, or closed it while the instance was
+        // frozen) is replaced by the manager on this error: the call is asked again, once, on
+        // the new one, rather than failing once per instance after every node restart.
+        if matches!(&result, Err(Failure::Dropped(_))) {
+            result = self.attempt(node, &op).await;
+        }
+        let result = result.map_err(|f| match f {
+            Failure::Dropped(e) | Failure::Other(e) => e,
+        });
         match result {
             Ok(v) => {
                 node.failures.store(0, Ordering::Relaxed);
@@ -244,6 +247,26 @@ impl RedisShards {
                 }
                 Err(CacheError(e))
             }
+        }
+    }
+
+    /// One try of `op` on the node's connection, within the time limit.
+    async fn attempt<T, F, Fut>(&self, node: &Node, op: &F) -> Result<T, Failure>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let conn = self.connection(node).await.map_err(Failure::Other)?;
+        match tokio::time::timeout(self.config.op_timeout, op(conn)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) if e.is_connection_dropped() => {
+                Err(Failure::Dropped(format!("node {}: {e}", node.addr)))
+            }
+            Ok(Err(e)) => Err(Failure::Other(format!("node {}: {e}", node.addr))),
+            Err(_) => Err(Failure::Other(format!(
+                "node {}: no answer within {:?}",
+                node.addr, self.config.op_timeout
+            ))),
         }
     }
 
@@ -268,6 +291,12 @@ impl RedisShards {
             }
         }
     }
+}
+
+/// Why one try failed: a dropped connection is worth one more try, anything else is not.
+enum Failure {
+    Dropped(String),
+    Other(String),
 }
 
 /// Counts cache hits and misses of the node `addr` (EMF, dimension `node`).
@@ -366,13 +395,12 @@ impl RateLimiter for RedisRateLimiter {
             (0..self.window_minutes).map(|i| keys::rate_minute(caller, minute.saturating_sub(i))).collect();
         let ttl_s = self.window_minutes * 60;
         let placement = keys::rate_placement(caller);
-        let script = &self.script;
-        let limit = self.limit;
+        let (script, limit, keys) = (&self.script, self.limit, &keys);
         let reply: Vec<i64> = self
             .shards
             .exec(&placement, |mut c| async move {
                 let mut call = script.prepare_invoke();
-                for k in &keys {
+                for k in keys {
                     call.key(k);
                 }
                 call.arg(limit).arg(ttl_s).invoke_async(&mut c).await

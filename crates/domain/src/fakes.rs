@@ -157,9 +157,9 @@ impl MemoryCache {
         self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).keys().cloned().collect()
     }
 
-    fn check(&self) -> Result<(), crate::scrap::CacheError> {
+    fn check(&self) -> Result<(), crate::cache::CacheError> {
         if self.down.load(Ordering::SeqCst) {
-            return Err(crate::scrap::CacheError("node down".into()));
+            return Err(crate::cache::CacheError("node down".into()));
         }
         Ok(())
     }
@@ -172,7 +172,7 @@ impl MemoryCache {
 }
 
 impl crate::scrap::PreviewCache for MemoryCache {
-    async fn get(&self, key: &str) -> Result<Option<String>, crate::scrap::CacheError> {
+    async fn get(&self, key: &str) -> Result<Option<String>, crate::cache::CacheError> {
         self.check()?;
         if self.stale_gets.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
             return Ok(None);
@@ -184,12 +184,12 @@ impl crate::scrap::PreviewCache for MemoryCache {
         key: &str,
         value: &str,
         ttl: std::time::Duration,
-    ) -> Result<(), crate::scrap::CacheError> {
+    ) -> Result<(), crate::cache::CacheError> {
         self.check()?;
         self.map().insert(key.to_owned(), (value.to_owned(), ttl));
         Ok(())
     }
-    async fn lock(&self, key: &str, ttl: std::time::Duration) -> Result<bool, crate::scrap::CacheError> {
+    async fn lock(&self, key: &str, ttl: std::time::Duration) -> Result<bool, crate::cache::CacheError> {
         self.check()?;
         let mut map = self.map();
         if map.contains_key(key) {
@@ -198,7 +198,7 @@ impl crate::scrap::PreviewCache for MemoryCache {
         map.insert(key.to_owned(), ("1".into(), ttl));
         Ok(true)
     }
-    async fn unlock(&self, key: &str) -> Result<(), crate::scrap::CacheError> {
+    async fn unlock(&self, key: &str) -> Result<(), crate::cache::CacheError> {
         self.check()?;
         self.map().remove(key);
         Ok(())
@@ -207,22 +207,23 @@ impl crate::scrap::PreviewCache for MemoryCache {
 
 /// A rate limiter that answers what it is told to, or fails.
 #[derive(Debug)]
-pub struct FixedLimiter(pub Result<crate::scrap::RateDecision, crate::scrap::CacheError>);
+pub struct FixedLimiter(pub Result<crate::scrap::RateDecision, crate::cache::CacheError>);
 
 impl crate::scrap::RateLimiter for FixedLimiter {
-    async fn hit(&self, _: &str, _: u64) -> Result<crate::scrap::RateDecision, crate::scrap::CacheError> {
+    async fn hit(&self, _: &str, _: u64) -> Result<crate::scrap::RateDecision, crate::cache::CacheError> {
         self.0.clone()
     }
 }
 
 /// The posts table, cache and queue in memory (`posts` module ports).
 pub mod posts {
+    use crate::cache::CacheError;
     use crate::posts::write::{IdSource, Previewer};
     use crate::posts::{
         FillTicket, ListPage, Lookup, Post, PostCache, PostQueue, PostStore, QueueError, SendError,
         StoreError, Trace,
     };
-    use crate::scrap::{CacheError, Preview};
+    use crate::scrap::Preview;
     use std::collections::{BTreeMap, BTreeSet, HashMap};
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

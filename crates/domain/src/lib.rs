@@ -6,11 +6,13 @@
 //! - [`scrap`]: link checks and the cache-first preview service, with its ports.
 //! - [`posts`]: posts, their validation, and the write and read flows over their ports.
 //! - [`keys`]: every cache key, named in one place.
+//! - [`cache`]: the error every cache port shares.
 //! - [`clock_text`]: timestamps as RFC 3339 text.
 //! - [`digest`]: hex SHA-256, for keys of bounded length.
 //! - [`telemetry`]: counts of what the domain decided, recorded by what the function installs.
 //! - `fakes` (feature `fakes`): in-memory implementations of the ports for tests.
 
+pub mod cache;
 pub mod clock_text;
 pub mod digest;
 pub mod issuer;

@@ -11,7 +11,7 @@
 use chassis::{ApiError, json_response};
 use domain::scrap::link::LinkError;
 use domain::scrap::{
-    FetchError, Fetcher, Preview, PreviewCache, RateDecision, RateLimiter, ScrapError, Scraper,
+    FetchError, Fetcher, Preview, PreviewCache, RateDecision, RateLimiter, ScrapError, Scraper, admit,
 };
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
@@ -86,20 +86,14 @@ fn compat_body(p: &Preview) -> Compat<'_> {
 }
 
 async fn rate_limit<L: RateLimiter>(limiter: &L, caller: &str) -> Result<(), ApiError> {
-    let now_ms = domain::clock_text::now_unix_ms();
-    match limiter.hit(caller, now_ms).await {
-        Ok(RateDecision::Allowed) => Ok(()),
-        Ok(RateDecision::Limited { retry_after_s }) => Err(ApiError::new(
+    match admit(limiter, caller, domain::clock_text::now_unix_ms()).await {
+        RateDecision::Allowed => Ok(()),
+        RateDecision::Limited { retry_after_s } => Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
             format!("too many previews asked for; retry in {retry_after_s} s"),
         )
         .with_retry_after(retry_after_s)),
-        Err(e) => {
-            // Fail open: the limiter protects upstream sites, it must not take previews down.
-            tracing::warn!(error = %e, "rate limiter unavailable; allowing");
-            Ok(())
-        }
     }
 }
 
@@ -132,8 +126,9 @@ fn to_api_error(e: ScrapError) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use domain::cache::CacheError;
     use domain::fakes::{FakeFetcher, FixedLimiter, MemoryCache};
-    use domain::scrap::{CacheError, ScrapConfig};
+    use domain::scrap::ScrapConfig;
 
     const PAGE: &str = r#"<html lang="en"><head><title>Example</title>
         <meta property="og:description" content="An example page"></head></html>"#;

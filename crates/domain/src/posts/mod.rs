@@ -19,7 +19,7 @@ pub mod write;
 
 pub use model::{NewPost, Post, PostInput, Validation};
 
-use crate::scrap::CacheError;
+use crate::cache::CacheError;
 use std::future::Future;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

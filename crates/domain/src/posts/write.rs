@@ -11,7 +11,7 @@ use super::model::{NewPost, Post};
 use super::{PostCache, PostQueue, PostStore, QueueError, SendError, Trace};
 use crate::issuer::{IdIssuer, IssueError};
 use crate::lease::LeaseStore;
-use crate::scrap::{Fetcher, Preview, PreviewCache, RateDecision, RateLimiter, Scraper};
+use crate::scrap::{Fetcher, Preview, PreviewCache, RateDecision, RateLimiter, Scraper, admit};
 use snowflake::Clock;
 use std::future::Future;
 use std::time::Duration;
@@ -43,14 +43,11 @@ pub struct BudgetedPreviews<F, C, L> {
 
 impl<F: Fetcher, C: PreviewCache, L: RateLimiter> Previewer for BudgetedPreviews<F, C, L> {
     async fn preview(&self, url: &str, caller: &str) -> Option<Preview> {
-        let now_ms = snowflake::SystemClock.now_ms();
-        match self.limiter.hit(caller, now_ms).await {
-            Ok(RateDecision::Limited { .. }) => {
-                tracing::info!(caller, "preview skipped: rate limit");
-                return None;
-            }
-            Err(e) => tracing::warn!(error = %e, "rate limiter unavailable; previewing"),
-            Ok(RateDecision::Allowed) => {}
+        if let RateDecision::Limited { .. } =
+            admit(&self.limiter, caller, crate::clock_text::now_unix_ms()).await
+        {
+            tracing::info!(caller, "preview skipped: rate limit");
+            return None;
         }
         match tokio::time::timeout(self.budget, self.scraper.preview(url)).await {
             Ok(Ok(p)) => Some(p),

@@ -1,6 +1,7 @@
 //! Link previews: which links may be fetched, and the cache-first preview service.
 //!
 //! - [`link`]: URL checks (scheme, length, address policy) and normalization for cache keys.
+//! - `rate`: the per-caller [`RateLimiter`] and [`admit`], the one "limiter down: allow" rule.
 //! - [`service`]: [`Scraper`], cache first, one fetch per URL however many ask at once, failures
 //!   cached briefly.
 //!
@@ -8,10 +9,14 @@
 //! `fakes`. Extraction itself is the pure `opengraph` crate.
 
 pub mod link;
+mod rate;
 mod service;
 
 pub use opengraph::Preview;
+pub use rate::{RateDecision, RateLimiter, admit};
 pub use service::{ScrapConfig, ScrapError, Scraper};
+
+use crate::cache::CacheError;
 
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -52,10 +57,6 @@ pub trait Fetcher: Send + Sync {
     fn fetch(&self, url: &Url) -> impl Future<Output = Result<Fetched, FetchError>> + Send;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cache: {0}")]
-pub struct CacheError(pub String);
-
 /// A key-value cache (sharded Redis in production). Errors are never fatal to a caller: a
 /// preview can always be fetched without the cache.
 pub trait PreviewCache: Send + Sync {
@@ -69,18 +70,6 @@ pub trait PreviewCache: Send + Sync {
     /// Takes `key` if nobody holds it (set-if-absent with a TTL); `true` when this caller got it.
     fn lock(&self, key: &str, ttl: Duration) -> impl Future<Output = Result<bool, CacheError>> + Send;
     fn unlock(&self, key: &str) -> impl Future<Output = Result<(), CacheError>> + Send;
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateDecision {
-    Allowed,
-    Limited { retry_after_s: u64 },
-}
-
-/// Counts a caller's scraps in a sliding window; the check and the count are one atomic step.
-pub trait RateLimiter: Send + Sync {
-    fn hit(&self, caller: &str, now_ms: u64)
-    -> impl Future<Output = Result<RateDecision, CacheError>> + Send;
 }
 
 /// Shared ports are ports.
@@ -102,12 +91,6 @@ impl<T: PreviewCache> PreviewCache for std::sync::Arc<T> {
     }
     async fn unlock(&self, key: &str) -> Result<(), CacheError> {
         (**self).unlock(key).await
-    }
-}
-
-impl<T: RateLimiter> RateLimiter for std::sync::Arc<T> {
-    async fn hit(&self, caller: &str, now_ms: u64) -> Result<RateDecision, CacheError> {
-        (**self).hit(caller, now_ms).await
     }
 }
 

@@ -8,7 +8,8 @@
 //! The cache is never required: on any cache error the preview is fetched directly.
 
 use super::link::{self, AddressPolicy, LinkError};
-use super::{CacheError, FetchError, Fetcher, Preview, PreviewCache};
+use super::{FetchError, Fetcher, Preview, PreviewCache};
+use crate::cache::CacheError;
 use crate::{keys, telemetry};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
