@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 # scripts/stack.py, beside this file, knows where each local stack lives. Named explicitly: this
 # file is also schemathesis's hooks module, loaded by path in a process with another sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import INSTANCES  # noqa: E402
+from instances import INSTANCES, read_endpoints as read_endpoints_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi.yaml"
@@ -167,13 +167,7 @@ def die(message):
 def read_endpoints(path):
     if not path.exists():
         die(f"{path} does not exist: start the stack first (`make up`, or the test stack of `make test`)")
-    env = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            env[key.strip()] = value.strip()
-    return env
+    return read_endpoints_file(path)
 
 
 def require_loopback(name, url):

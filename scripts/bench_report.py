@@ -36,11 +36,7 @@ Standard library only; run it with the project venv (.venv/bin/python).
 """
 import argparse
 import datetime
-import json
 import os
-import platform
-import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -49,7 +45,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from stack import INSTANCES  # scripts/stack.py, beside this file: where each local stack lives
+from bench_parse import BenchError, parse_drain, parse_guid, parse_load, parse_og
+from bench_render import machine, render, shell
+from instances import INSTANCES, read_endpoints  # scripts/instances.py: where each local stack lives
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = ROOT / ".venv" / "bin" / "python"
@@ -59,11 +57,6 @@ TEST_STATE = INSTANCES[INSTANCE]["state"]
 TEST_ENDPOINTS = TEST_STATE / "endpoints.env"
 TEST_EMULATOR = f"http://127.0.0.1:{INSTANCES[INSTANCE]['port']}"
 GUID_CAP = 4_096_000  # ids/s: 4,096 ids per millisecond, the id layout's limit
-GUID_IDS = ("system_clock_100k_ids", "uncapped_clock_100k_ids", "reference_sequence_reset_100k_calls")
-
-
-class BenchError(Exception):
-    """A benchmark failed or printed something this script cannot read: no report."""
 
 
 def log(msg):
@@ -81,30 +74,6 @@ def env_int(name, default, lo, hi):
     if not lo <= v <= hi:
         raise SystemExit(f"bench_report.py: {name}={v} must be in {lo}..{hi}")
     return v
-
-
-def shell(cmd):
-    return " ".join(shlex.quote(str(c)) for c in cmd)
-
-
-def read_env_file(path):
-    out = {}
-    for line in Path(path).read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        k, sep, v = line.partition("=")
-        if sep:
-            out[k.strip()] = v.strip().strip('"')
-    return out
-
-
-def num(text):
-    """'36,426' -> 36426.0; raises BenchError on anything else."""
-    try:
-        return float(text.replace(",", ""))
-    except ValueError:
-        raise BenchError(f"not a number: {text!r}") from None
 
 
 # ---------------------------------------------------------------- running commands
@@ -178,129 +147,6 @@ class Runner:
                 pass
 
 
-# ---------------------------------------------------------------- parsers
-THRPT_UNITS = {"elem/s": 1.0, "Kelem/s": 1e3, "Melem/s": 1e6, "Gelem/s": 1e9}
-
-
-def criterion_stdout(stdout, full_id):
-    """(low, estimate, high) elements/s from criterion's text output for `full_id`."""
-    m = re.search(rf"(?m)^{re.escape(full_id)}\s+time:\s+\[[^\]]*\]\s*\n\s*thrpt:\s+\[([^\]]+)\]", stdout)
-    if not m:
-        raise BenchError(f"guid: no `thrpt:` line for {full_id} in criterion's output")
-    parts = m.group(1).split()
-    if len(parts) != 6 or any(parts[i] not in THRPT_UNITS for i in (1, 3, 5)):
-        raise BenchError(f"guid: cannot read the throughput of {full_id}: [{m.group(1)}]")
-    try:
-        return tuple(num(parts[i]) * THRPT_UNITS[parts[i + 1]] for i in (0, 2, 4))
-    except BenchError as e:
-        raise BenchError(f"guid: {full_id}: {e}") from None
-
-
-def criterion_json(base, full_id, since):
-    """(low, estimate, high) elements/s from criterion's estimates of this run (files written
-    after `since`); None when they are missing or older (then the text output is used)."""
-    d = base / full_id / "new"
-    try:
-        est_path, bench_path = d / "estimates.json", d / "benchmark.json"
-        if est_path.stat().st_mtime < since or bench_path.stat().st_mtime < since:
-            return None
-        est = json.loads(est_path.read_text())
-        elements = json.loads(bench_path.read_text())["throughput"]["Elements"]
-        # criterion reports the slope when it has one (linear sampling), else the mean.
-        e = est.get("slope") or est["mean"]
-        ns = (e["confidence_interval"]["upper_bound"], e["point_estimate"], e["confidence_interval"]["lower_bound"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if not all(isinstance(x, (int, float)) and x > 0 for x in ns) or not elements:
-        raise BenchError(f"guid: unusable estimates in {d}")
-    return tuple(elements / (x / 1e9) for x in ns)
-
-
-def parse_guid(stdout, criterion_dir=None, since=None):
-    m = re.search(r"reference approach: (\d+) distinct ids in (\d+) calls", stdout)
-    if not m:
-        raise BenchError("guid: no `reference approach: N distinct ids in M calls` line in the bench's output")
-    distinct, calls = int(m.group(1)), int(m.group(2))
-    r = {"distinct": distinct, "calls": calls, "source": "criterion's text output"}
-    for key in GUID_IDS:
-        full = f"snowflake/{key}"
-        v = criterion_json(criterion_dir, full, since) if criterion_dir else None
-        if v is not None:
-            r["source"] = f"criterion estimates ({criterion_dir}/snowflake/*/new/estimates.json)"
-        else:
-            v = criterion_stdout(stdout, full)
-        if not (v[0] <= v[1] <= v[2]) or v[1] <= 0:
-            raise BenchError(f"guid: inconsistent interval for {full}: {v}")
-        r[key] = v
-    return r
-
-
-def parse_og(stdout):
-    m = re.search(r"Page set: (\d+) pages, ([\d.]+) MB", stdout)
-    if not m:
-        raise BenchError("og: no `Page set: N pages, X MB` line in og_compare.sh's output")
-    rows = {}
-    for line in stdout.splitlines():
-        c = [x.strip() for x in line.strip().strip("|").split("|")]
-        if len(c) == 4 and re.fullmatch(r"[\d,.]+", c[1] or "x"):
-            rows[c[0]] = {"pages_per_s": num(c[1]), "mb_per_s": num(c[2]), "ratio": num(c[3])}
-    rust = next((v for k, v in rows.items() if k.startswith("opengraph")), None)
-    hp = rows.get("BeautifulSoup html.parser")
-    lx = rows.get("BeautifulSoup lxml")
-    if not (rust and hp and lx):
-        raise BenchError(f"og: expected rows opengraph, BeautifulSoup html.parser and lxml; got {sorted(rows)}")
-    table = "\n".join(line for line in stdout.splitlines() if line.startswith("|"))
-    return {"pages": int(m.group(1)), "mb": float(m.group(2)), "rust": rust, "html.parser": hp, "lxml": lx,
-            "table": table}
-
-
-def parse_drain(stdout, rounds):
-    header = "| round | messages | queue-drain batches (posts/s) | one PutItem each (posts/s) | ratio |"
-    if header not in stdout:
-        raise BenchError("drain: drain_bench's table header is missing from its output")
-    rows = {}
-    for line in stdout.splitlines():
-        m = re.fullmatch(r"\| (\d+|median) \| (\d+) \| (\d+) \| (\d+) \| ([\d.]+)x \|", line.strip())
-        if m:
-            rows[m.group(1)] = {"messages": int(m.group(2)), "batch": int(m.group(3)), "single": int(m.group(4)),
-                                "ratio": float(m.group(5))}
-    if "median" not in rows:
-        raise BenchError("drain: no median row in drain_bench's output")
-    got = len(rows) - 1
-    if rounds is not None and got != rounds:
-        raise BenchError(f"drain: {got} round rows, expected {rounds}")
-    if rows["median"]["single"] <= 0 or rows["median"]["batch"] <= 0:
-        raise BenchError("drain: a zero rate in the median row")
-    table = "\n".join(line for line in stdout.splitlines() if line.startswith("|"))
-    return {"median": rows["median"], "rounds": got, "table": table}
-
-
-def parse_load(stdout, mode):
-    lines = [line for line in stdout.splitlines() if line.strip()]
-    if not lines or not lines[-1].startswith("{"):
-        raise BenchError(f"load ({mode}): the last line of load.py's output is not its JSON summary")
-    try:
-        s = json.loads(lines[-1])
-        ops = s["ops"]
-        for op in ops.values():
-            for k in ("rps", "p50_ms", "p99_ms", "requests"):
-                if not isinstance(op[k], (int, float)):
-                    raise ValueError(f"{k} is {op[k]!r}")
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise BenchError(f"load ({mode}): cannot read load.py's JSON summary: {e}") from None
-    if s.get("mode") != mode:
-        raise BenchError(f"load: expected a {mode} run, the summary says {s.get('mode')!r} (an older load.py?)")
-    if s.get("ok") is not True:
-        raise BenchError(f"load ({mode}): load.py's summary says ok={s.get('ok')!r}")
-    if s.get("stopped_by") != "requests":
-        raise BenchError(f"load ({mode}): stopped by {s.get('stopped_by')!r} before all requests were sent")
-    want = ("write", "read", "all") if mode == "posts" else ("floor", "all")
-    if any(k not in ops for k in want):
-        raise BenchError(f"load ({mode}): the summary lacks ops {want}")
-    body = stdout[: stdout.rindex(lines[-1])].rstrip()
-    return {"summary": s, "text": body}
-
-
 # ---------------------------------------------------------------- the bench stack
 def api_answers(api_url):
     try:
@@ -333,7 +179,7 @@ class TestStack:
         if self.runner.replay_dir:
             self.env = {}
             return self.env
-        if TEST_ENDPOINTS.exists() and api_answers(read_env_file(TEST_ENDPOINTS).get("API_URL", "")):
+        if TEST_ENDPOINTS.exists() and api_answers(read_endpoints(TEST_ENDPOINTS).get("API_URL", "")):
             log(f"bench stack answers ({TEST_ENDPOINTS.relative_to(ROOT)}); using it, leaving it running")
         elif emulator_answers():
             # Someone else's stack, being deployed or torn down: a second
@@ -351,9 +197,9 @@ class TestStack:
                 raise BenchError(f"`scripts/stack.py up --instance {INSTANCE}` exited {e.returncode}") from None
             if not TEST_ENDPOINTS.exists():
                 raise BenchError(f"the bench stack is up but {TEST_ENDPOINTS} is missing")
-            if not api_answers(read_env_file(TEST_ENDPOINTS).get("API_URL", "")):
+            if not api_answers(read_endpoints(TEST_ENDPOINTS).get("API_URL", "")):
                 raise BenchError("the bench stack was deployed but GET /v1/guid/1 does not answer 200")
-        self.env = read_env_file(TEST_ENDPOINTS)
+        self.env = read_endpoints(TEST_ENDPOINTS)
         return self.env
 
     def stop(self):
@@ -361,46 +207,6 @@ class TestStack:
             log("stopping the bench stack this script started")
             subprocess.run([str(PY), "scripts/stack.py", "down", "--instance", INSTANCE], cwd=ROOT, stdout=sys.stderr)
             self.started = False
-
-
-# ---------------------------------------------------------------- the machine
-def cmd_out(cmd):
-    try:
-        return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-
-
-def machine():
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            k, _, v = line.partition(":")
-            if k.strip() in ("model name", "Hardware", "cpu model"):
-                cpu = v.strip()
-                break
-    except OSError:
-        pass
-    nproc = cmd_out(["nproc"]) or str(len(os.sched_getaffinity(0)))
-    # Read-only git: no optional locks, so the index is never refreshed or rewritten.
-    genv = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, env=genv, capture_output=True, text=True,
-                                timeout=30).stdout.strip()
-        dirty = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=ROOT, env=genv, capture_output=True, text=True, timeout=60).stdout.splitlines()
-    except (OSError, subprocess.TimeoutExpired):
-        commit, dirty = "", []
-    try:
-        from importlib.metadata import version
-        ministack = version("ministack")
-    except Exception:
-        ministack = ""
-    return {"nproc": nproc, "cpu": cpu or "(no model name in /proc/cpuinfo)",
-            "rustc": cmd_out(["rustc", "--version"]) or "(rustc not found)",
-            "cargo": cmd_out(["cargo", "--version"]), "python": platform.python_version(),
-            "kernel": f"{platform.system()} {platform.release()} {platform.machine()}",
-            "commit": commit or "(unknown)", "dirty": [d[3:] for d in dirty], "ministack": ministack}
 
 
 # ---------------------------------------------------------------- the benchmarks
@@ -570,61 +376,6 @@ def md_load(text):
         out.append("\n".join(table))
     flush()
     return "\n\n".join(out)
-
-
-# ---------------------------------------------------------------- the report
-def cell(s):
-    return str(s).replace("|", "\\|").replace("\n", " ")
-
-
-def render(rows, details, ran, skipped, m, started, elapsed, replay):
-    lines = ["# Benchmark report", ""]
-    if replay:
-        lines += [f"> **Replay**: parsed from outputs saved in `{replay}`, not measured by this run. "
-                  "The machine and commit below are those of the replay, not of the measurement.", ""]
-    dirty = ""
-    if m["dirty"]:
-        shown = ", ".join(m["dirty"][:15]) + (", ..." if len(m["dirty"]) > 15 else "")
-        n = len(m["dirty"])
-        dirty = f" plus uncommitted changes to {n} tracked file{'s' if n > 1 else ''} ({shown})"
-    lines += [
-        f"Written by `{shell(['.venv/bin/python', 'scripts/bench_report.py', *sys.argv[1:]])}` "
-        "(what `make bench` runs).",
-        "",
-        f"- date: {started.strftime('%Y-%m-%d %H:%M:%S UTC')} (the run took {elapsed / 60:.1f} min)",
-        f"- commit: `{m['commit']}`{dirty}",
-        f"- machine: {m['nproc']} CPUs (nproc), {m['cpu']}, {m['kernel']}; 1-minute load average "
-        f"{m['load_start']:.2f} as the run started, {m['load_end']:.2f} at its end (anything else running "
-        "on the machine shares its CPUs with the benchmarks)",
-        f"- toolchain: {m['rustc']}; {m['cargo']}; Python {m['python']}"
-        + (f"; MiniStack {m['ministack']}" if m["ministack"] else ""),
-        f"- CARGO_TARGET_DIR: `{os.environ.get('CARGO_TARGET_DIR')}`",
-        f"- ran: {', '.join(ran)}" + (f"; skipped (not run this time): {', '.join(skipped)}" if skipped else ""),
-        "",
-        "Each baseline was measured by the same command, in the same run, on the same machine as the figure "
-        "beside it.",
-        "",
-        "| benchmark | figure | baseline (same run) | ratio | command |",
-        "|---|---|---|---|---|",
-    ]
-    for name, fig, base, ratio, cmd in rows:
-        cmds = "<br>".join(f"`{c}`" for c in cmd.split("<br>"))
-        lines.append(f"| {cell(name)} | {cell(fig)} | {cell(base)} | {cell(ratio)} | {cell(cmds)} |")
-    if {"drain", "load"} & set(ran):
-        lines += ["", "> The drain and load figures were measured on the local emulator (MiniStack) and "
-                  "`redis-server` on this machine: they measure this machine plus the emulator, not AWS. "
-                  "Most of every latency here is the emulator's own cost per function invocation (the "
-                  "load floor row measures it: a function that does no work). Only the ratios to the "
-                  "same-run baselines say something about the code, and even those only roughly."]
-    titles = {"guid": "guid: the Snowflake generator", "og": "og: preview extraction against BeautifulSoup",
-              "drain": "drain: queue-drain batches against one PutItem per message",
-              "load": "load: the posts mix against the no-backend floor"}
-    for key in ran:
-        lines += ["", f"## {titles[key]}", "", details[key]]
-    if skipped:
-        lines += ["", "## Not run", "", "Skipped this time (`--only`): " + ", ".join(skipped)
-                  + ". Their last figures, if any, are in docs/figures.md or an earlier report."]
-    return "\n".join(lines) + "\n"
 
 
 def main():

@@ -39,7 +39,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote, urlsplit
 
-from stack import INSTANCES  # scripts/stack.py, beside this file: where each local stack lives
+from instances import INSTANCES, read_endpoints  # scripts/instances.py: where each local stack lives
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 TIMEOUT_S = 10.0
@@ -81,15 +81,10 @@ def parse_args():
 def api_url(a):
     if a.api_url:
         return a.api_url
-    try:
-        with open(a.endpoints) as f:
-            for line in f:
-                k, sep, v = line.strip().partition("=")
-                if sep and k == "API_URL":
-                    return v.strip().strip('"')
-    except OSError as e:
-        sys.exit(f"load.py: cannot read {a.endpoints}: {e}")
-    sys.exit(f"load.py: no API_URL in {a.endpoints}")
+    url = read_endpoints(a.endpoints).get("API_URL")
+    if not url:
+        sys.exit(f"load.py: no API_URL in {a.endpoints} (is the stack up?)")
+    return url
 
 
 class Client:

@@ -27,7 +27,7 @@ from pathlib import Path
 import botocore.session
 from botocore.config import Config
 
-from stack import INSTANCES  # scripts/stack.py, beside this file: where each local stack lives
+from instances import INSTANCES, read_endpoints  # scripts/instances.py: where each local stack lives
 
 ROOT = Path(__file__).resolve().parent.parent
 STATES = {name: cfg["state"] for name, cfg in INSTANCES.items()}
@@ -38,10 +38,8 @@ def settings(instance):
     env = dict(os.environ)
     path = STATES[instance] / "endpoints.env"
     if not env.get("USER_POOL_ID") and not env.get("OUTPUT_USER_POOL_ID") and path.exists():
-        for line in path.read_text().splitlines():
-            if "=" in line and not line.startswith("#"):
-                k, v = line.split("=", 1)
-                env.setdefault(k, v)
+        for k, v in read_endpoints(path).items():
+            env.setdefault(k, v)
     # The stack's outputs, as `make test` exports them, name the pool too.
     env["USER_POOL_ID"] = env.get("USER_POOL_ID") or env.get("OUTPUT_USER_POOL_ID", "")
     env["USER_POOL_CLIENT_ID"] = env.get("USER_POOL_CLIENT_ID") or env.get("OUTPUT_USER_POOL_CLIENT_ID", "")

@@ -26,82 +26,20 @@ import argparse
 import hashlib
 import io
 import json
-import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-REGION = "us-east-1"
-INSTANCES = {
-    "dev": {"port": 4566, "redis": [6380, 6381, 6382], "state": ROOT / ".local", "stack": "post-service",
-            "params": {}, "function_env": {}, "fault_proxy": None},
-    # The test stack lets the scrap function fetch from loopback, where the tests serve their
-    # pages (the template never sets this), and raises the per-caller scrap limit: every test
-    # request comes from 127.0.0.1, and the limiter has tests of its own against Redis. Failed
-    # post messages come back early on their own (queue-drain changes their visibility).
-    # The functions reach DynamoDB and SQS through a fault-injecting proxy (faults off until a
-    # test turns them on: scripts/fault_proxy.py). Event source mappings run inside the
-    # emulator and do not pass through it.
-    "test": {"port": 4599, "redis": [6390, 6391, 6392], "state": ROOT / ".local" / "test", "stack": "post-service-test",
-             "params": {"ScrapRateLimit": "1000000", "CompatWriteEnabled": "true"},
-             "function_env": {"SCRAP_ALLOW_LOOPBACK": "true"}, "fault_proxy": 4598},
-    # `make bench`'s own stack: template defaults, no fault proxy in the way, and never the stack
-    # a `make test` is disturbing at the same moment.
-    "bench": {"port": 4588, "redis": [6385, 6386, 6387], "state": ROOT / ".local" / "bench",
-              "stack": "post-service-bench", "params": {}, "function_env": {}, "fault_proxy": None},
-}
-BUCKET = "post-service-artifacts"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+from instances import BUCKET, INSTANCES, REGION, ROOT
+from stack_logs import Logs
+from stack_servers import Servers, die, log
 
 
-def log(msg):
-    print(f"[stack] {msg}", flush=True)
-
-
-def die(msg):
-    print(f"[stack] error: {msg}", file=sys.stderr, flush=True)
-    sys.exit(1)
-
-
-def function_name(output_prefix):
-    """`PostWrite` (from the output `PostWriteLogGroupName`) -> `post-write`."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "-", output_prefix).lower()
-
-
-def pretty(fn, line):
-    """One function log line, readable: the functions write JSON (what CloudWatch indexes in
-    AWS); locally `make dev` shows time, level, function, message, fields and the trace id."""
-    try:
-        j = json.loads(line)
-    except ValueError:
-        return f"{'':12} {'':5} {fn:12} {line}"  # the runtime's START / END / REPORT lines
-    if not isinstance(j, dict):
-        return f"{'':12} {'':5} {fn:12} {line}"
-    span = j.pop("span", {}) if isinstance(j.get("span"), dict) else {}
-    trace = span.get("trace_id") or j.pop("trace_id", "")
-    if "_aws" in j:
-        aws = j.pop("_aws")
-        names = [m.get("Name") for cw in aws.get("CloudWatchMetrics", []) for m in cw.get("Metrics", [])]
-        ts = time.strftime("%H:%M:%S", time.gmtime(aws.get("Timestamp", 0) / 1000))
-        dims = " ".join(f"{k}={j[k]}" for k in ("route", "status", "node") if k in j)
-        values = " ".join(f"{n}={j[n]:g}" if isinstance(j.get(n), (int, float)) else f"{n}={j.get(n)}" for n in names)
-        return f"{ts:12} {'EMF':5} {fn:12} {values} {dims}" + (f"  trace={trace}" if trace else "")
-    ts = str(j.pop("timestamp", ""))[11:23]
-    level, message = j.pop("level", ""), j.pop("message", "")
-    j.update({k: v for k, v in span.items() if k not in ("name", "requestId", "trace_id")})
-    fields = " ".join(f"{k}={v}" for k, v in j.items() if v != "")
-    return f"{ts:12} {level:5} {fn:12} {message}" + (f"  {fields}" if fields else "") + (f"  trace={trace}" if trace else "")
-
-
-class Instance:
+class Instance(Servers, Logs):
     def __init__(self, name):
         cfg = INSTANCES[name]
         self.name = name
@@ -118,177 +56,6 @@ class Instance:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.logs = self.state / "logs"
         self.raw_logs = False
-
-    # ------------------------------------------------------------------ processes
-    def pid_alive(self, pidfile):
-        try:
-            pid = int(Path(pidfile).read_text().strip())
-            os.kill(pid, 0)
-            return pid
-        except (OSError, ValueError):
-            return None
-
-    def emulator_healthy(self):
-        try:
-            with urllib.request.urlopen(f"{self.endpoint}/_ministack/health", timeout=2) as r:
-                return r.status == 200
-        except Exception:
-            return False
-
-    def port_busy(self, port):
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", port)) == 0
-
-    def start_emulator(self):
-        pidfile = self.state / "ministack.pid"
-        if self.pid_alive(pidfile) and self.emulator_healthy():
-            log(f"emulator already running on :{self.port}")
-            return False
-        if self.emulator_healthy():
-            # Started from another checkout (or a run whose state dir is gone): use it, and
-            # leave stopping it to whoever started it.
-            log(f"adopting the emulator already answering on :{self.port}")
-            return False
-        if self.port_busy(self.port):
-            die(f"port {self.port} is in use by something this script did not start; stop it first")
-        exe = Path(sys.executable).parent / "ministack"
-        # Endpoint overrides in the caller's shell must not leak into the function processes.
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL_")}
-        env = {
-            **inherited,
-            **CREDENTIALS,
-            "GATEWAY_PORT": str(self.port),
-            "BIND_HOST": "127.0.0.1",
-            # Function processes inherit this: without it the SDK in them would call real AWS.
-            "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "LOG_LEVEL": "INFO",
-            # The IoT broker would listen on 0.0.0.0:8883; nothing here uses it.
-            "IOT_MTLS_PORT": "0",
-            # Cognito's signing keys live here; per instance, so dev and test never share them.
-            "STATE_DIR": str(self.state / "emulator-state"),
-            # The emulator answers every ElastiCache endpoint with this address: point it at a
-            # real node, so discovery through its API yields a usable node.
-            "REDIS_HOST": "127.0.0.1",
-            "REDIS_PORT": str(self.redis_ports[0]),
-            # Function processes inherit the emulator's environment: local-only settings.
-            **self.function_env,
-        }
-        out = open(self.logs / "ministack.log", "ab")
-        proc = subprocess.Popen([str(exe)], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=self.state, start_new_session=True)
-        pidfile.write_text(str(proc.pid))
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.emulator_healthy():
-                log(f"emulator up on {self.endpoint} (pid {proc.pid})")
-                return True
-            if proc.poll() is not None:
-                die(f"the emulator exited with {proc.returncode}; see {self.logs / 'ministack.log'}")
-            time.sleep(0.2)
-        die("the emulator did not answer its health check within 60 s")
-
-    def start_fault_proxy(self):
-        if not self.fault_proxy:
-            return
-        pidfile = self.state / "fault-proxy.pid"
-        if self.pid_alive(pidfile) or self.port_busy(self.fault_proxy):
-            return
-        out = open(self.logs / "fault-proxy.log", "ab")
-        proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "fault_proxy.py"), "--listen",
-                                 f"127.0.0.1:{self.fault_proxy}", "--upstream", self.endpoint],
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-        pidfile.write_text(str(proc.pid))
-        deadline = time.time() + 10
-        while not self.port_busy(self.fault_proxy):
-            if time.time() > deadline or proc.poll() is not None:
-                die("the DynamoDB fault proxy did not start; see its log")
-            time.sleep(0.1)
-        log(f"DynamoDB fault proxy on 127.0.0.1:{self.fault_proxy} (faults off)")
-
-    def stop_fault_proxy(self):
-        pidfile = self.state / "fault-proxy.pid"
-        pid = self.pid_alive(pidfile)
-        if pid:
-            os.kill(pid, signal.SIGTERM)
-        pidfile.unlink(missing_ok=True)
-
-    def stop_emulator(self):
-        pidfile = self.state / "ministack.pid"
-        pid = self.pid_alive(pidfile)
-        if pid:
-            # The emulator runs in its own session with the function processes it started:
-            # signal the whole group so no bootstrap is left behind.
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                try:
-                    os.killpg(pid, sig)
-                except OSError:
-                    pass
-                for _ in range(50):
-                    if not self.group_alive(pid):
-                        break
-                    time.sleep(0.1)
-                if not self.group_alive(pid):
-                    break
-            log(f"emulator stopped (pid {pid})")
-        pidfile.unlink(missing_ok=True)
-
-    @staticmethod
-    def group_alive(pgid):
-        try:
-            os.killpg(pgid, 0)
-            return True
-        except OSError:
-            return False
-
-    def redis_ping(self, port):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def start_redis(self):
-        exe = shutil.which("redis-server")
-        if not exe:
-            die("redis-server is not installed (run scripts/bootstrap.sh)")
-        data = self.state / "redis"
-        data.mkdir(parents=True, exist_ok=True)
-        for port in self.redis_ports:
-            pidfile = data / f"redis-{port}.pid"
-            if self.redis_ping(port):
-                if not self.pid_alive(pidfile):
-                    log(f"adopting the redis-server already answering on :{port}")
-                continue
-            if self.port_busy(port):
-                die(f"port {port} is in use by something this script did not start")
-            subprocess.run([exe, "--port", str(port), "--bind", "127.0.0.1", "--daemonize", "yes",
-                            "--pidfile", str(pidfile), "--logfile", str(self.logs / f"redis-{port}.log"),
-                            "--dir", str(data), "--save", "", "--appendonly", "no",
-                            "--protected-mode", "yes"], check=True)
-        deadline = time.time() + 10
-        while not all(self.redis_ping(p) for p in self.redis_ports):
-            if time.time() > deadline:
-                die("redis nodes did not answer PING within 10 s")
-            time.sleep(0.1)
-        log("redis nodes up on " + ", ".join(f"127.0.0.1:{p}" for p in self.redis_ports))
-
-    def stop_redis(self):
-        data = self.state / "redis"
-        for port in self.redis_ports:
-            pidfile = data / f"redis-{port}.pid"
-            pid = self.pid_alive(pidfile)
-            if pid:
-                os.kill(pid, signal.SIGTERM)
-                for _ in range(50):
-                    if not self.pid_alive(pidfile):
-                        break
-                    time.sleep(0.1)
-            pidfile.unlink(missing_ok=True)
-        log("redis nodes stopped")
 
     # ------------------------------------------------------------------ build and deploy
     def functions(self):
@@ -454,54 +221,6 @@ class Instance:
         emu = "up" if self.emulator_healthy() else "down"
         redis = ", ".join(f"{p}:{'up' if self.redis_ping(p) else 'down'}" for p in self.redis_ports)
         print(f"instance {self.name}: emulator :{self.port} {emu}; redis {redis}")
-
-    def follow_logs(self):
-        """Follows the emulator's and Redis's log files, and the functions' CloudWatch log groups
-        (every `*LogGroupName` output of the stack), in one stream."""
-        import threading
-        files = sorted(str(p) for p in self.logs.glob("*.log"))
-        tail = subprocess.Popen(["tail", "-n", "5", "-F", *files], stdout=subprocess.PIPE, text=True)
-        threading.Thread(target=self.echo_files, args=(tail.stdout,), daemon=True).start()
-        threading.Thread(target=self.follow_function_logs, daemon=True).start()
-        return tail
-
-    def echo_files(self, lines):
-        """The log files' lines, less the function output the emulator echoes into its own log
-        (JSON objects): those come from the log groups, readable, in follow_function_logs."""
-        for line in lines:
-            if not self.raw_logs and line.lstrip().startswith("{"):
-                try:
-                    if isinstance(json.loads(line), dict):
-                        continue
-                except ValueError:
-                    pass
-            print(line, end="", flush=True)
-
-    def follow_function_logs(self):
-        logs = self.client("logs")
-        cfn = self.client("cloudformation")
-        since = {}  # group -> the newest timestamp printed
-        seen = {}  # group -> the events printed at that timestamp (several share a millisecond)
-        start = int(time.time() * 1000) - 60_000
-        while True:
-            try:
-                groups = {k.removesuffix("LogGroupName"): v for k, v in self.outputs(cfn).items()
-                          if k.endswith("LogGroupName")}
-                for fn, group in groups.items():
-                    events = logs.filter_log_events(logGroupName=group, startTime=since.get(group, start)).get("events", [])
-                    for e in events:
-                        key = (e.get("eventId"), e["message"])
-                        if e["timestamp"] < since.get(group, start) or key in seen.get(group, set()):
-                            continue
-                        if e["timestamp"] > since.get(group, start):
-                            since[group], seen[group] = e["timestamp"], set()
-                        seen.setdefault(group, set()).add(key)
-                        line = e["message"].rstrip()
-                        print(line if self.raw_logs else pretty(function_name(fn), line), flush=True)
-            except Exception as e:  # the emulator restarting, the stack being replaced
-                print(f"[stack] waiting for function logs: {e}", flush=True)
-                time.sleep(5)
-            time.sleep(1)
 
     def invoke(self, function, event_file):
         """Invokes the deployed function whose output `<Name>FunctionName` matches `function`."""

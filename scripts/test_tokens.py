@@ -18,9 +18,7 @@ Prints one JSON object:
 import argparse
 import base64
 import json
-import sys
 import time
-from pathlib import Path
 
 import botocore.session
 from botocore.config import Config
