@@ -5,7 +5,8 @@
 //! - [`lease_table`]: the worker-lease store on DynamoDB, with conditional writes.
 //! - [`fetch`]: the SSRF-safe link fetcher.
 //! - [`discovery`]: the Redis cache nodes of the stack, found through the ElastiCache API.
-//! - [`redis_shards`]: sharded Redis (preview cache, rate limiter) with timeouts and breakers.
+//! - [`redis_shards`]: sharded Redis: the ring, one connection per node, timeouts, breakers;
+//!   the preview cache (`redis_previews`) and the rate limiter (`redis_rate_limit`) on it.
 //! - [`posts_table`], [`posts_queue`], [`idempotency_table`]: posts in DynamoDB, the posts
 //!   queue on SQS, idempotency records in DynamoDB.
 //! - [`redeliveries`]: failed post messages made visible again early.
@@ -23,6 +24,8 @@ pub mod posts_queue;
 pub mod posts_table;
 pub mod redeliveries;
 pub mod redis_posts;
+mod redis_previews;
+mod redis_rate_limit;
 pub mod redis_shards;
 mod sqs_attributes;
 
@@ -34,4 +37,5 @@ pub use posts_queue::SqsPosts;
 pub use posts_table::DynamoPosts;
 pub use redeliveries::SqsRedeliveries;
 pub use redis_posts::{PostCacheConfig, RedisPosts};
-pub use redis_shards::{RedisConfig, RedisRateLimiter, RedisShards};
+pub use redis_rate_limit::RedisRateLimiter;
+pub use redis_shards::{RedisConfig, RedisShards};
