@@ -81,35 +81,7 @@ fn letter(record: &SqsMessage) -> Option<DeadLetter> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use domain::posts::dead_letter::DeadLetterError;
-    use std::sync::Mutex;
-
-    #[derive(Default)]
-    struct Fake {
-        sent: Mutex<Vec<(String, u32, u32)>>,
-        parked: Mutex<Vec<(String, String)>>,
-        fail: bool,
-    }
-
-    impl Requeue for Fake {
-        async fn send(&self, l: &DeadLetter, attempt: u32, delay_s: u32) -> Result<(), DeadLetterError> {
-            if self.fail {
-                return Err(DeadLetterError("queue down".into()));
-            }
-            self.sent.lock().unwrap().push((l.original_id().to_owned(), attempt, delay_s));
-            Ok(())
-        }
-    }
-
-    impl ParkedStore for Fake {
-        async fn park(&self, l: &DeadLetter, reason: &str, _: u32, _: &str) -> Result<(), DeadLetterError> {
-            if self.fail {
-                return Err(DeadLetterError("table down".into()));
-            }
-            self.parked.lock().unwrap().push((l.original_id().to_owned(), reason.to_owned()));
-            Ok(())
-        }
-    }
+    use domain::fakes::MemoryDeadLetters;
 
     fn event() -> LambdaEvent<SqsEvent> {
         let payload: SqsEvent = chassis::fixtures::event("queue-drain-batch.json");
@@ -118,7 +90,7 @@ mod tests {
 
     #[tokio::test]
     async fn posts_go_back_and_poison_is_parked() {
-        let fake = Fake::default();
+        let fake = MemoryDeadLetters::default();
         let deps = Deps { queue: &fake, parked: &fake };
         let response = handle(&deps, event()).await.unwrap();
         assert!(response.batch_item_failures.is_empty());
@@ -131,7 +103,8 @@ mod tests {
 
     #[tokio::test]
     async fn what_can_be_neither_sent_nor_parked_is_reported() {
-        let fake = Fake { fail: true, ..Fake::default() };
+        let fake = MemoryDeadLetters::default();
+        fake.down.store(true, std::sync::atomic::Ordering::SeqCst);
         let deps = Deps { queue: &fake, parked: &fake };
         let response = handle(&deps, event()).await.unwrap();
         assert_eq!(response.batch_item_failures.len(), 2);
@@ -139,7 +112,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_letter_without_a_message_id_fails_the_whole_batch() {
-        let fake = Fake::default();
+        let fake = MemoryDeadLetters::default();
         let deps = Deps { queue: &fake, parked: &fake };
         let mut ev = event();
         ev.payload.records[0].message_id = None;

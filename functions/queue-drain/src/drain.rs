@@ -140,36 +140,12 @@ pub async fn handle<S: PostBatchStore, R: Redeliveries, C: PostCache>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use domain::fakes::posts::MemoryPostCache;
-    use domain::posts::{Post, QueueError, StoreError};
-    use std::sync::Mutex;
+    use domain::fakes::posts::{MemoryPostCache, MemoryTable, RecordedRedeliveries};
 
-    #[derive(Default)]
-    struct Table(Mutex<Vec<Post>>);
-
-    impl PostBatchStore for Table {
-        const MAX_BATCH: usize = 25;
-        async fn put_batch(&self, posts: &[Post]) -> Result<Vec<usize>, StoreError> {
-            self.0.lock().unwrap().extend(posts.iter().cloned());
-            Ok(Vec::new())
-        }
-    }
-
-    /// Records what was asked to come back early.
-    #[derive(Default)]
-    struct Early(Mutex<Vec<(String, u32)>>);
-
-    impl Redeliveries for Early {
-        async fn redeliver(&self, after: &[(String, u32)]) -> Result<(), QueueError> {
-            self.0.lock().unwrap().extend_from_slice(after);
-            Ok(())
-        }
-    }
-
-    fn deps() -> Deps<Table, Early, MemoryPostCache> {
+    fn deps() -> Deps<MemoryTable, RecordedRedeliveries, MemoryPostCache> {
         Deps {
-            store: Table::default(),
-            redeliveries: Early::default(),
+            store: MemoryTable::default(),
+            redeliveries: RecordedRedeliveries::default(),
             cache: Some(MemoryPostCache::new(10)),
         }
     }
@@ -191,7 +167,7 @@ mod tests {
         let failed: Vec<&str> =
             response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
         assert_eq!(failed, ["poison-1"]);
-        assert_eq!(d.store.0.lock().unwrap().len(), 1);
+        assert_eq!(d.store.posts.lock().unwrap().len(), 1);
         // The poison message comes back at once, on its way to the dead-letter queue.
         assert_eq!(*d.redeliveries.0.lock().unwrap(), [("AQEBpoison-1".to_owned(), 0)]);
     }
@@ -202,7 +178,7 @@ mod tests {
         let mut ev = event("queue-drain-batch.json");
         ev.payload.records[1].message_id = None;
         assert!(handle(&d, ev).await.is_err(), "the batch is retried whole");
-        assert!(d.store.0.lock().unwrap().is_empty(), "nothing written for a batch that fails");
+        assert!(d.store.posts.lock().unwrap().is_empty(), "nothing written for a batch that fails");
         let mut ev = event("queue-drain-batch.json");
         ev.payload.records[0].message_id = Some(String::new());
         assert!(handle(&d, ev).await.is_err());
