@@ -10,6 +10,7 @@
 
 pub mod contract;
 pub mod faults;
+pub mod seed;
 pub mod site;
 
 use std::time::Duration;

@@ -3,9 +3,9 @@
 //! showing exactly the user's posts, in order. One test, so nothing else in this binary runs
 //! while the cache is disturbed (test binaries run one after another).
 
-use adapters::{DynamoPosts, RedisConfig, RedisShards};
+use adapters::{RedisConfig, RedisShards};
 use domain::posts::Post;
-use integration::{Writer, cache_nodes, get_json, http, redis_node, sdk, stack_output, writer};
+use integration::{Writer, cache_nodes, get_json, http, redis_node, writer};
 use serde_json::{Value, json};
 use snowflake::layout::{WorkerSlot, compose};
 use std::collections::HashSet;
@@ -154,7 +154,7 @@ async fn cache_serves_again(c: &reqwest::Client, w: &Writer, expected: &mut Vec<
 #[tokio::test]
 async fn flushed_or_stopped_cache_nodes_never_fail_a_request() {
     let (c, w) = (http(), writer("cache_outage").await);
-    let store = DynamoPosts::from_sdk(&sdk().await, stack_output("PostsTableName").await);
+    let store = integration::seed::SeedTable::of_stack().await;
     let uid = w.sub.clone();
     let ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64 - 3_600_000;
     let seeded: Vec<Post> = (0..4)

@@ -1,11 +1,11 @@
 //! Writing and reading posts through the deployed HTTP API, with the posts table seeded
 //! directly where the queue's persister is not part of the stack yet.
 
-use adapters::DynamoPosts;
 use domain::posts::Post;
+use integration::seed::SeedTable;
 use integration::{
-    api_url, assert_error_body, cache_nodes, get_json, get_json_with, http, page_ids, redis_node, sdk,
-    stack_output, unique, writer,
+    api_url, assert_error_body, cache_nodes, get_json, get_json_with, http, page_ids, redis_node, unique,
+    writer,
 };
 use serde_json::{Value, json};
 use snowflake::layout::{WorkerSlot, compose};
@@ -15,8 +15,8 @@ fn user() -> String {
     unique("u").replace(['-'], "_")
 }
 
-async fn table() -> DynamoPosts {
-    DynamoPosts::from_sdk(&sdk().await, stack_output("PostsTableName").await)
+async fn table() -> SeedTable {
+    SeedTable::of_stack().await
 }
 
 /// Ids made an hour ago that differ only in their low (sequence) bits: above 2^53, where a

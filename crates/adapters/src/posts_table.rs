@@ -27,18 +27,6 @@ impl DynamoPosts {
         Self::new(Client::new(sdk), table)
     }
 
-    /// Writes a post (tests seed with it; the queue drain persists with its batch form).
-    pub async fn put(&self, post: &Post) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(post)))
-            .send()
-            .await
-            .map_err(err)?;
-        Ok(())
-    }
-
     async fn query(
         &self,
         user_id: &str,
