@@ -82,7 +82,8 @@ fn a_created_post_matches() {
 
 #[test]
 fn a_list_page_matches() {
-    let page = json!({"posts": [post(), with(post(), "scrap", Value::Null)], "next_cursor": "725617227714740223"});
+    let page =
+        json!({"posts": [post(), with(post(), "scrap", Value::Null)], "next_cursor": "725617227714740223"});
     ok("GET", "/v1/users/abc/posts?limit=2", 200, &page);
     ok("GET", "/v1/users/abc/posts", 200, &json!({"posts": [], "next_cursor": null}));
     let reference = json!({"posts": [{"user_id": "42", "post_id": 725_617_227_714_740_224u64,
@@ -145,13 +146,7 @@ fn a_missing_field_fails() {
 #[test]
 fn a_wrong_type_or_value_fails() {
     // v1 ids are strings; the reference routes' are numbers.
-    fails(
-        "POST",
-        "/v1/posts",
-        201,
-        &with(post(), "post_id", json!(725_617_227_714_740_224u64)),
-        "/post_id",
-    );
+    fails("POST", "/v1/posts", 201, &with(post(), "post_id", json!(725_617_227_714_740_224u64)), "/post_id");
     let reference = json!({"posts": [], "next_id": "725617227714740224"});
     fails("GET", "/api/v1/posts/42", 200, &reference, "/next_id");
     fails("POST", "/v1/posts", 201, &with(post(), "created_at", json!("yesterday")), "/created_at");
@@ -166,13 +161,7 @@ fn a_wrong_type_or_value_fails() {
 #[test]
 fn an_extra_field_fails() {
     fails("POST", "/v1/posts", 201, &with(post(), "author", json!("x")), "author");
-    fails(
-        "GET",
-        "/v1/guid",
-        400,
-        &json!({"code": "invalid_count", "message": "m", "detail": "x"}),
-        "detail",
-    );
+    fails("GET", "/v1/guid", 400, &json!({"code": "invalid_count", "message": "m", "detail": "x"}), "detail");
     fails("GET", "/v1/guid", 200, &json!({"id": "1", "ids": ["1"]}), "/");
 }
 
@@ -190,13 +179,7 @@ fn an_unknown_route_or_method_fails() {
     for path in ["/no/such/route", "/v1/guids", "/v1/guid/1/2", "/", "/v1/users/abc"] {
         fails("GET", path, 404, &json!({"code": "not_found", "message": "m"}), "no documented route");
     }
-    fails(
-        "DELETE",
-        "/v1/guid",
-        405,
-        &json!({"code": "method_not_allowed", "message": "m"}),
-        "GET /v1/guid",
-    );
+    fails("DELETE", "/v1/guid", 405, &json!({"code": "method_not_allowed", "message": "m"}), "GET /v1/guid");
     fails("GET", "/v1/posts", 200, &post(), "POST /v1/posts");
 }
 
@@ -219,10 +202,7 @@ fn paths_match_templates_whatever_their_query_or_slashes() {
     assert_eq!(template("GET", "/v1/guid/").unwrap(), "/v1/guid");
     assert_eq!(template("GET", "/v1/guid/123").unwrap(), "/v1/guid/{id}");
     assert_eq!(template("GET", "/v1/users/a%20b/posts?cursor=1#x").unwrap(), "/v1/users/{user_id}/posts");
-    assert_eq!(
-        template("GET", "/api/v1/write_post/u1?contents=a%2Fb").unwrap(),
-        "/api/v1/write_post/{uid}"
-    );
+    assert_eq!(template("GET", "/api/v1/write_post/u1?contents=a%2Fb").unwrap(), "/api/v1/write_post/{uid}");
 }
 
 #[test]
