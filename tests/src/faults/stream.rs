@@ -35,6 +35,12 @@ pub struct Write {
     /// Statuses of the attempts, in order (0: a transport error).
     pub statuses: Vec<u16>,
     pub answered_at: Option<Instant>,
+    /// The last answer's error `code` and `Retry-After` header: what a refused client was told.
+    pub code: Option<String>,
+    pub retry_after: Option<String>,
+    /// First attempt sent, last answer in: which writes ran wholly inside a fault's window.
+    pub started_at: Instant,
+    pub finished_at: Instant,
 }
 
 /// What a stream of writes saw.
@@ -128,11 +134,18 @@ impl Stream {
             attempts: 0,
             statuses: vec![],
             answered_at: None,
+            code: None,
+            retry_after: None,
+            started_at: Instant::now(),
+            finished_at: Instant::now(),
         };
         for attempt in 0..attempts {
             write.attempts += 1;
-            let (status, body) = post_raw(c, &self.users[user], &write.contents, key).await;
+            let (status, body, retry_after) = post_raw(c, &self.users[user], &write.contents, key).await;
+            write.finished_at = Instant::now();
             write.statuses.push(status);
+            write.code = body["code"].as_str().map(str::to_owned);
+            write.retry_after = retry_after;
             match status {
                 201 => {
                     write.outcome = match body["post_id"].as_str().and_then(|v| v.parse().ok()) {
@@ -156,15 +169,16 @@ impl Stream {
     }
 }
 
-/// POST /v1/posts as `user`: (status, JSON body or Null). A transport error (a timeout, a
-/// closed connection) is status 0. Answers the API documents are checked against the contract;
-/// a function that died mid-request may get a bare gateway answer, which is only recorded.
+/// POST /v1/posts as `user`: (status, JSON body or Null, `Retry-After`). A transport error (a
+/// timeout, a closed connection) is status 0. Answers the API documents are checked against the
+/// contract; a function that died mid-request may get a bare gateway answer, which is only
+/// recorded.
 async fn post_raw(
     c: &reqwest::Client,
     user: &Writer,
     contents: &str,
     key: Option<&str>,
-) -> (u16, serde_json::Value) {
+) -> (u16, serde_json::Value, Option<String>) {
     let mut req = c
         .post(format!("{}/v1/posts", api_url()))
         .header("Authorization", user.bearer())
@@ -172,15 +186,16 @@ async fn post_raw(
     if let Some(key) = key {
         req = req.header("Idempotency-Key", key);
     }
-    let Ok(res) = req.send().await else { return (0, serde_json::Value::Null) };
+    let Ok(res) = req.send().await else { return (0, serde_json::Value::Null, None) };
     let status = res.status().as_u16();
-    let ctype = res.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let Ok(text) = res.text().await else { return (0, serde_json::Value::Null) };
+    let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (ctype, retry_after) = (header("content-type"), header("retry-after"));
+    let Ok(text) = res.text().await else { return (0, serde_json::Value::Null, None) };
     if matches!(status, 201 | 400 | 401 | 403 | 409 | 413 | 422 | 503) {
         contract::check("POST", "/v1/posts", status, ctype.as_deref(), text.as_bytes())
             .unwrap_or_else(|e| panic!("{e}"));
     }
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null), retry_after)
 }
 
 /// Waits until `writes.sent` reaches `n` (or 120 s passed).
