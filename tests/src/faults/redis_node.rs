@@ -43,7 +43,8 @@ impl RedisNode {
         let _: Result<(), _> = redis::cmd("SHUTDOWN").arg("NOSAVE").query_async(&mut self.conn).await;
     }
 
-    /// Starts the node again with its original settings (empty) and waits for its PONG.
+    /// Starts the node again with its original settings (`scripts/stack_servers.py`'s, empty)
+    /// and waits for its PONG.
     pub async fn restart(&mut self) -> bool {
         let port = self.addr.rsplit_once(':').map(|(_, p)| p.to_owned()).unwrap_or_default();
         let started = std::process::Command::new("redis-server")
@@ -58,6 +59,8 @@ impl RedisNode {
                 "",
                 "--appendonly",
                 "no",
+                "--protected-mode",
+                "yes",
             ])
             .args(["--pidfile", &self.pidfile, "--logfile", &self.logfile, "--dir", &self.dir])
             .status()
