@@ -6,10 +6,7 @@
 use crate::dynamo_item::{Item, is_condition_failed, n, number, s, string};
 use aws_sdk_dynamodb::Client;
 use domain::posts::StoreError;
-use domain::posts::idempotency::{IdempotencyStore, Put, Record};
-
-/// How long a completed answer is kept for retries.
-pub const RECORD_TTL_S: u64 = 3_600;
+use domain::posts::idempotency::{IdempotencyStore, Put, RECORD_TTL_S, Record};
 
 #[derive(Debug, Clone)]
 pub struct DynamoIdempotency {

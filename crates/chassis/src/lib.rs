@@ -5,6 +5,7 @@
 //! - [`logging`]: one JSON object per line, carrying the invocation's request id and trace id.
 //! - [`metrics`]: CloudWatch Embedded Metric Format records, one JSON line each.
 //! - [`request`]: the caller, request id, trace id, path segments and query of a request.
+//! - [`routes`]: a function's routes as a table; 404 and 405 decided in one place.
 //! - [`http`]: the one error body `{"code": "...", "message": "..."}` with its HTTP status, and
 //!   JSON responses.
 //! - [`errors`]: domain errors as that body, mapped in one place.
@@ -18,6 +19,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod request;
+pub mod routes;
 
 pub use config::{ConfigError, Env};
 pub use http::{ApiError, json_response};

@@ -8,6 +8,7 @@
 
 use crate::lease::{Lease, LeaseError, LeaseStore};
 use snowflake::{Clock, Generator, IdError};
+use std::future::Future;
 use tokio::sync::Mutex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,25 @@ pub enum IssueError {
     Lease(#[from] LeaseError),
     #[error(transparent)]
     Clock(#[from] IdError),
+}
+
+/// Where ids come from: the port the id operations and the post writer need.
+pub trait IdSource: Send + Sync {
+    /// `n` ids, strictly increasing.
+    fn issue(&self, n: usize) -> impl Future<Output = Result<Vec<u64>, IssueError>> + Send;
+
+    fn next_id(&self) -> impl Future<Output = Result<u64, IssueError>> + Send {
+        async {
+            let ids = self.issue(1).await?;
+            ids.first().copied().ok_or(IssueError::Clock(IdError::ClockOutOfRange))
+        }
+    }
+}
+
+impl<S: LeaseStore, C: Clock + Send + Sync> IdSource for IdIssuer<S, C> {
+    async fn issue(&self, n: usize) -> Result<Vec<u64>, IssueError> {
+        IdIssuer::issue(self, n).await
+    }
 }
 
 struct Held {

@@ -5,6 +5,7 @@
 //!   so instances that come and go never issue the same id.
 //! - [`scrap`]: link checks and the cache-first preview service, with its ports.
 //! - [`posts`]: posts, their validation, and the write and read flows over their ports.
+//! - [`ops`]: the operations the functions offer, one module each: parse, apply, outcome.
 //! - [`keys`]: every cache key, named in one place.
 //! - [`cache`]: the error every cache port shares.
 //! - [`clock_text`]: timestamps as RFC 3339 text.
@@ -18,6 +19,7 @@ pub mod digest;
 pub mod issuer;
 pub mod keys;
 pub mod lease;
+pub mod ops;
 pub mod posts;
 pub mod scrap;
 pub mod telemetry;
@@ -25,5 +27,5 @@ pub mod telemetry;
 #[cfg(any(test, feature = "fakes"))]
 pub mod fakes;
 
-pub use issuer::{IdIssuer, IssueError, IssuerConfig};
+pub use issuer::{IdIssuer, IdSource, IssueError, IssuerConfig};
 pub use lease::{Lease, LeaseError, LeaseStore};

@@ -2,8 +2,9 @@
 //! reported failed, so SQS delivers them again (nothing is dropped).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use chassis::errors::BatchError;
 use domain::posts::dead_letter::{self, Action, DeadLetter, ParkedStore, Requeue};
-use lambda_runtime::{Error, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use tracing::Instrument;
 
 pub struct Deps<Q, P> {
@@ -14,7 +15,7 @@ pub struct Deps<Q, P> {
 pub async fn handle<Q: Requeue, P: ParkedStore>(
     deps: &Deps<Q, P>,
     event: LambdaEvent<SqsEvent>,
-) -> Result<SqsBatchResponse, Error> {
+) -> Result<SqsBatchResponse, BatchError> {
     let now = domain::clock_text::rfc3339_ms(domain::clock_text::now_unix_ms()).unwrap_or_default();
     let mut response = SqsBatchResponse::default();
     let (mut retried, mut parked) = (0u64, 0u64);
@@ -22,11 +23,13 @@ pub async fn handle<Q: Requeue, P: ParkedStore>(
     // (re-sending and parking are safe to repeat for the others).
     let letters: Option<Vec<DeadLetter>> = event.payload.records.iter().map(letter).collect();
     let Some(letters) = letters else {
+        let index = event.payload.records.iter().position(|r| letter(r).is_none()).unwrap_or_default();
         tracing::error!(
+            record = index,
             records = event.payload.records.len(),
             "dead letter without a message id: the batch fails whole"
         );
-        return Err("a dead letter of the batch has no message id; the whole batch is retried".into());
+        return Err(BatchError::MissingMessageId { index });
     };
     for letter in &letters {
         let span = tracing::info_span!(

@@ -11,14 +11,24 @@
 //! keeps exactly in JavaScript; the compatibility route keeps the reference's number as well.
 //! Anything else is a 404 (or 405) with the JSON error body.
 
+use chassis::routes::{Route, get};
 use chassis::{ApiError, json_response};
-use domain::{IdIssuer, LeaseStore};
-use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Error, Request, RequestExt, Response};
+use domain::IdSource;
+use domain::ops::decode_id::DecodeId;
+use domain::ops::issue_ids::{IssueIds, Issued};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response};
 use serde::Serialize;
-use snowflake::Clock;
 
-pub const MAX_COUNT: usize = 1_000;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Issue,
+    Decode,
+    CompatIssue,
+}
+
+const ROUTES: &[Route<Op>] =
+    &[get("/v1/guid", Op::Issue), get("/v1/guid/{}", Op::Decode), get("/api/v1/guid", Op::CompatIssue)];
 
 #[derive(Serialize)]
 struct One {
@@ -36,108 +46,34 @@ struct Compat {
     guid_str: String,
 }
 
-#[derive(Serialize)]
-struct Decoded {
-    id: String,
-    timestamp: String,
-    timestamp_ms: u64,
-    datacenter: u8,
-    worker: u8,
-    sequence: u16,
-}
-
 /// The Lambda handler: every outcome is an `Ok` response.
-pub async fn handle<S: LeaseStore, C: Clock + Send + Sync>(
-    issuer: &IdIssuer<S, C>,
-    req: Request,
-) -> Result<Response<Body>, Error> {
-    Ok(route(issuer, &req).await.unwrap_or_else(ApiError::into_response))
+pub async fn handle(ids: &impl IdSource, req: Request) -> Result<Response<Body>, Error> {
+    Ok(route(ids, &req).await.unwrap_or_else(ApiError::into_response))
 }
 
-async fn route<S: LeaseStore, C: Clock + Send + Sync>(
-    issuer: &IdIssuer<S, C>,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
-    let path = req.uri().path();
-    let segments = chassis::request::segments(req);
-    let get = |method: &Method| -> Result<(), ApiError> {
-        if method == Method::GET { Ok(()) } else { Err(ApiError::method_not_allowed(method.as_str(), path)) }
-    };
-    match segments.as_slice() {
-        ["v1", "guid"] => {
-            get(req.method())?;
-            let count = count(req)?;
-            let ids = issuer.issue(count.unwrap_or(1)).await?;
-            Ok(match count {
-                None => json_response(StatusCode::OK, &One { id: first(&ids)?.to_string() }),
-                Some(_) => {
-                    json_response(StatusCode::OK, &Many { ids: ids.iter().map(u64::to_string).collect() })
-                }
-            })
+async fn route(ids: &impl IdSource, req: &Request) -> Result<Response<Body>, ApiError> {
+    let route = chassis::routes::resolve(req, ROUTES)?;
+    Ok(match route.op {
+        Op::Issue => match IssueIds::parse(chassis::request::query(req, "count"))?.apply(ids).await? {
+            Issued::One(id) => json_response(StatusCode::OK, &One { id: id.to_string() }),
+            Issued::Many(ids) => {
+                json_response(StatusCode::OK, &Many { ids: ids.iter().map(u64::to_string).collect() })
+            }
+        },
+        Op::Decode => json_response(StatusCode::OK, &DecodeId::parse(route.param(0))?.apply()),
+        Op::CompatIssue => {
+            let issued = IssueIds::ONE.apply(ids).await?;
+            let id = issued.first().ok_or_else(|| ApiError::internal("issuer returned no id"))?;
+            json_response(StatusCode::OK, &Compat { guid: id, guid_str: id.to_string() })
         }
-        ["v1", "guid", id] => {
-            get(req.method())?;
-            Ok(json_response(StatusCode::OK, &decode(id)?))
-        }
-        ["api", "v1", "guid"] => {
-            get(req.method())?;
-            let id = first(&issuer.issue(1).await?)?;
-            Ok(json_response(StatusCode::OK, &Compat { guid: id, guid_str: id.to_string() }))
-        }
-        _ => Err(ApiError::route_not_found(req.method().as_str(), path)),
-    }
-}
-
-/// `count` from the query string: absent, or an integer in `1..=MAX_COUNT`.
-fn count(req: &Request) -> Result<Option<usize>, ApiError> {
-    let params = req.query_string_parameters_ref();
-    let Some(raw) = params.and_then(|p| p.first("count")) else { return Ok(None) };
-    match raw.trim().parse::<usize>() {
-        Ok(n) if (1..=MAX_COUNT).contains(&n) => Ok(Some(n)),
-        _ => Err(ApiError::bad_request(
-            "invalid_count",
-            format!("count must be an integer from 1 to {MAX_COUNT}, got {:?}", truncate(raw)),
-        )),
-    }
-}
-
-fn decode(raw: &str) -> Result<Decoded, ApiError> {
-    let invalid = || {
-        ApiError::bad_request(
-            "invalid_id",
-            format!("{:?} is not an id: expected a decimal number below 2^63", truncate(raw)),
-        )
-    };
-    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid());
-    }
-    let id: u64 = raw.parse().map_err(|_| invalid())?;
-    let d = snowflake::decode(id).ok_or_else(invalid)?;
-    let timestamp = domain::clock_text::rfc3339_ms(d.unix_ms).ok_or_else(invalid)?;
-    Ok(Decoded {
-        id: id.to_string(),
-        timestamp,
-        timestamp_ms: d.unix_ms,
-        datacenter: d.datacenter,
-        worker: d.worker,
-        sequence: d.sequence,
     })
-}
-
-fn first(ids: &[u64]) -> Result<u64, ApiError> {
-    ids.first().copied().ok_or_else(|| ApiError::internal("issuer returned no id"))
-}
-
-/// Echoes at most 40 characters of client input in messages.
-fn truncate(s: &str) -> String {
-    s.chars().take(40).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use domain::IssuerConfig;
     use domain::fakes::MemoryLeaseStore;
+    use domain::{IdIssuer, IssuerConfig};
     use snowflake::SystemClock;
     use std::collections::HashSet;
 

@@ -4,6 +4,10 @@
 //! (fetcher, Redis cache, rate limiter), the posts cache, table and queue, the idempotency
 //! table, all built once and reused. Each request is routed by [`api::handle`].
 
+// The write's futures nest deeply (handler, operation, writer, preview step, scraper, adapters):
+// their layout is computed past the default query depth.
+#![recursion_limit = "256"]
+
 mod api;
 
 use adapters::{

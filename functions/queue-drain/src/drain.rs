@@ -11,10 +11,11 @@
 //! from the HTTP request into the drain.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use chassis::errors::BatchError;
 use domain::posts::PostCache;
 use domain::posts::TRACE_ATTRIBUTE;
 use domain::posts::drain::{Backoff, PostBatchStore, Redeliveries, drain, list_persisted, retry_delay_s};
-use lambda_runtime::{Error, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -33,7 +34,7 @@ pub struct Deps<S, R, C> {
 pub async fn handle<S: PostBatchStore, R: Redeliveries, C: PostCache>(
     deps: &Deps<S, R, C>,
     event: LambdaEvent<SqsEvent>,
-) -> Result<SqsBatchResponse, Error> {
+) -> Result<SqsBatchResponse, BatchError> {
     let started = tokio::time::Instant::now();
     let budget = event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
     let deadline = started + budget.saturating_sub(MARGIN);
@@ -49,7 +50,7 @@ pub async fn handle<S: PostBatchStore, R: Redeliveries, C: PostCache>(
             records = event.payload.records.len(),
             "record without a message id: the batch fails whole"
         );
-        return Err(format!("record {i} of the batch has no message id; the whole batch is retried").into());
+        return Err(BatchError::MissingMessageId { index: i });
     }
     for record in &event.payload.records {
         let Some(id) = record.message_id.clone() else { continue };

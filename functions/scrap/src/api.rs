@@ -8,19 +8,26 @@
 //! Each call counts against the caller's rate limit first (the caller is the signed-in user
 //! when the API's authorizer names one, else the source IP).
 
+use chassis::routes::{Route, get};
 use chassis::{ApiError, json_response};
-use domain::scrap::link::LinkError;
-use domain::scrap::{
-    FetchError, Fetcher, Preview, PreviewCache, RateDecision, RateLimiter, ScrapError, Scraper, admit,
-};
-use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Error, Request, RequestExt, Response};
+use domain::ops::preview_link::PreviewLink;
+use domain::scrap::{Fetcher, Preview, PreviewCache, RateLimiter, Scraper};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response};
 use serde::Serialize;
 
 pub struct Deps<F, C, L> {
     pub scraper: Scraper<F, C>,
     pub limiter: L,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Preview,
+    CompatPreview,
+}
+
+const ROUTES: &[Route<Op>] = &[get("/v1/scrap", Op::Preview), get("/api/v1/scrap", Op::CompatPreview)];
 
 #[derive(Serialize)]
 struct CompatScrap<'a> {
@@ -49,25 +56,13 @@ async fn route<F: Fetcher, C: PreviewCache, L: RateLimiter>(
     deps: &Deps<F, C, L>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let path = req.uri().path().trim_end_matches('/');
-    let compat = match path {
-        "/v1/scrap" => false,
-        "/api/v1/scrap" => true,
-        _ => return Err(ApiError::route_not_found(req.method().as_str(), req.uri().path())),
-    };
-    if req.method() != Method::GET {
-        return Err(ApiError::method_not_allowed(req.method().as_str(), path));
-    }
-    let params = req.query_string_parameters_ref();
-    let url = params
-        .and_then(|p| p.first("url"))
-        .ok_or_else(|| ApiError::bad_request("invalid_url", "the url query parameter is required"))?;
-    rate_limit(&deps.limiter, &chassis::request::caller(req)).await?;
-    let preview = deps.scraper.preview(url).await.map_err(to_api_error)?;
-    Ok(if compat {
-        json_response(StatusCode::OK, &compat_body(&preview))
-    } else {
-        json_response(StatusCode::OK, &preview)
+    let route = chassis::routes::resolve(req, ROUTES)?;
+    let caller = chassis::request::caller(req);
+    let link = PreviewLink::parse(chassis::request::query(req, "url"), &caller)?;
+    let preview = link.apply(&deps.scraper, &deps.limiter, domain::clock_text::now_unix_ms()).await?;
+    Ok(match route.op {
+        Op::Preview => json_response(StatusCode::OK, &preview),
+        Op::CompatPreview => json_response(StatusCode::OK, &compat_body(&preview)),
     })
 }
 
@@ -85,50 +80,13 @@ fn compat_body(p: &Preview) -> Compat<'_> {
     }
 }
 
-async fn rate_limit<L: RateLimiter>(limiter: &L, caller: &str) -> Result<(), ApiError> {
-    match admit(limiter, caller, domain::clock_text::now_unix_ms()).await {
-        RateDecision::Allowed => Ok(()),
-        RateDecision::Limited { retry_after_s } => Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("too many previews asked for; retry in {retry_after_s} s"),
-        )
-        .with_retry_after(retry_after_s)),
-    }
-}
-
-fn to_api_error(e: ScrapError) -> ApiError {
-    let bad_gateway = |code, message: String| ApiError::new(StatusCode::BAD_GATEWAY, code, message);
-    match e {
-        ScrapError::Link(LinkError::Invalid(m)) => ApiError::bad_request("invalid_url", m),
-        ScrapError::Link(LinkError::NotAllowed(m)) | ScrapError::Fetch(FetchError::NotAllowed(m)) => {
-            ApiError::bad_request("url_not_allowed", m)
-        }
-        ScrapError::Fetch(FetchError::Timeout) => {
-            ApiError::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "the page did not answer in time")
-        }
-        ScrapError::Fetch(FetchError::Status(s)) => {
-            bad_gateway("upstream_status", format!("the page answered {s}"))
-        }
-        ScrapError::Fetch(FetchError::TooManyRedirects(n)) => {
-            bad_gateway("too_many_redirects", format!("the page redirected more than {n} times"))
-        }
-        ScrapError::Fetch(FetchError::BadRedirect(m)) => {
-            bad_gateway("bad_redirect", format!("the page redirected to an unusable location: {m}"))
-        }
-        ScrapError::Fetch(FetchError::Unreachable(detail)) => {
-            tracing::info!(detail, "page unreachable");
-            bad_gateway("upstream_unreachable", "the page could not be reached".to_owned())
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use domain::cache::CacheError;
     use domain::fakes::{FakeFetcher, FixedLimiter, MemoryCache};
     use domain::scrap::ScrapConfig;
+    use domain::scrap::{FetchError, RateDecision};
 
     const PAGE: &str = r#"<html lang="en"><head><title>Example</title>
         <meta property="og:description" content="An example page"></head></html>"#;

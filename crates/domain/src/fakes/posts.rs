@@ -1,8 +1,9 @@
 //! The posts table, cache and queue in memory (`posts` module ports).
 
 use crate::cache::CacheError;
+use crate::issuer::IdSource;
 use crate::posts::drain::{PostBatchStore, Redeliveries};
-use crate::posts::write::{IdSource, Previewer};
+use crate::posts::write::Previewer;
 use crate::posts::{
     FillTicket, ListPage, Lookup, Post, PostCache, PostQueue, PostStore, QueueError, SendError, StoreError,
     Trace,
@@ -249,8 +250,9 @@ impl PostQueue for MemoryQueue {
 pub struct CountingIds(pub AtomicU64);
 
 impl IdSource for CountingIds {
-    async fn next_id(&self) -> Result<u64, crate::issuer::IssueError> {
-        Ok(self.0.fetch_add(1, Ordering::SeqCst))
+    async fn issue(&self, n: usize) -> Result<Vec<u64>, crate::issuer::IssueError> {
+        let first = self.0.fetch_add(n as u64, Ordering::SeqCst);
+        Ok((first..first + n as u64).collect())
     }
 }
 

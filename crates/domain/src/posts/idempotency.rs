@@ -16,6 +16,9 @@
 use super::StoreError;
 use std::future::Future;
 
+/// How long a record is kept for retries (the store's TTL attribute).
+pub const RECORD_TTL_S: u64 = 3_600;
+
 /// An idempotency record as the store holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {

@@ -9,24 +9,11 @@
 
 use super::model::{NewPost, Post};
 use super::{PostCache, PostQueue, PostStore, QueueError, SendError, Trace};
-use crate::issuer::{IdIssuer, IssueError};
-use crate::lease::LeaseStore;
-use crate::scrap::{Fetcher, Preview, PreviewCache, RateDecision, RateLimiter, Scraper, admit};
-use snowflake::Clock;
+use crate::issuer::{IdSource, IssueError};
+use crate::ops::preview_link::{PreviewLink, PreviewLinkError};
+use crate::scrap::{Fetcher, Preview, PreviewCache, RateLimiter, Scraper};
 use std::future::Future;
 use std::time::Duration;
-
-/// Where post ids come from (the Snowflake issuer).
-pub trait IdSource: Send + Sync {
-    fn next_id(&self) -> impl Future<Output = Result<u64, IssueError>> + Send;
-}
-
-impl<S: LeaseStore, C: Clock + Send + Sync> IdSource for IdIssuer<S, C> {
-    async fn next_id(&self) -> Result<u64, IssueError> {
-        let ids = self.issue(1).await?;
-        ids.first().copied().ok_or(IssueError::Clock(snowflake::IdError::ClockOutOfRange))
-    }
-}
 
 /// Link previews for posts: best effort, never an error.
 pub trait Previewer: Send + Sync {
@@ -43,14 +30,14 @@ pub struct BudgetedPreviews<F, C, L> {
 
 impl<F: Fetcher, C: PreviewCache, L: RateLimiter> Previewer for BudgetedPreviews<F, C, L> {
     async fn preview(&self, url: &str, caller: &str) -> Option<Preview> {
-        if let RateDecision::Limited { .. } =
-            admit(&self.limiter, caller, crate::clock_text::now_unix_ms()).await
-        {
-            tracing::info!(caller, "preview skipped: rate limit");
-            return None;
-        }
-        match tokio::time::timeout(self.budget, self.scraper.preview(url)).await {
+        let now_ms = crate::clock_text::now_unix_ms();
+        let link = PreviewLink::new(url, caller);
+        match tokio::time::timeout(self.budget, link.apply(&self.scraper, &self.limiter, now_ms)).await {
             Ok(Ok(p)) => Some(p),
+            Ok(Err(PreviewLinkError::Limited { .. })) => {
+                tracing::info!(caller, "preview skipped: rate limit");
+                None
+            }
             Ok(Err(e)) => {
                 tracing::info!(error = %e, "post stored without preview");
                 None
