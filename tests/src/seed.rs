@@ -26,7 +26,7 @@ impl SeedTable {
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(adapters::posts_table::to_item(post)))
+            .set_item(Some(adapters::posts_table::to_item(post)?))
             .send()
             .await
             .map_err(|e| StoreError(adapters::aws::error_text(e)))?;

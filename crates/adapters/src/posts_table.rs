@@ -1,13 +1,16 @@
 //! The posts table on DynamoDB: partition key `user_id` (S), sort key `post_id` (N).
 //!
 //! Item: `user_id`, `post_id`, `contents` (S), `created_at` (S, RFC 3339), `url` (S, absent
-//! when none), `scrap` (M, the preview's fields; absent when none). A page is one Query with
-//! `ScanIndexForward=false`; `post_id < :cursor` continues from a cursor.
+//! when none), `scrap` (M, every field of the preview, NULL when none; absent when no preview),
+//! converted by serde_dynamo from one struct ([`to_item`], [`from_item`]). A page is one Query
+//! with `ScanIndexForward=false`; `post_id < :cursor` continues from a cursor.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use domain::posts::drain::PostBatchStore;
 use domain::posts::{Post, PostStore, StoreError};
+use opengraph::Preview;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 use crate::dynamo_item::{Item, number, string};
@@ -68,7 +71,7 @@ impl DynamoPosts {
 
 impl PostStore for DynamoPosts {
     async fn page(&self, user_id: &str, before: Option<u64>, limit: usize) -> Result<Vec<Post>, StoreError> {
-        Ok(self.query(user_id, before, limit, false).await?.iter().filter_map(from_item).collect())
+        Ok(self.query(user_id, before, limit, false).await?.into_iter().filter_map(from_item).collect())
     }
 
     async fn newest_ids(&self, user_id: &str, limit: usize) -> Result<Vec<u64>, StoreError> {
@@ -107,7 +110,7 @@ impl PostStore for DynamoPosts {
                     .await
                     .map_err(err)?;
                 if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.table)) {
-                    found.extend(items.iter().filter_map(from_item));
+                    found.extend(items.into_iter().filter_map(from_item));
                 }
                 match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
                     Some(rest) if !rest.keys().is_empty() => {
@@ -133,7 +136,7 @@ impl PostBatchStore for DynamoPosts {
             .iter()
             .map(|p| {
                 let put = PutRequest::builder()
-                    .set_item(Some(to_item(p)))
+                    .set_item(Some(to_item(p)?))
                     .build()
                     .map_err(|e| StoreError(e.to_string()))?;
                 Ok(WriteRequest::builder().put_request(put).build())
@@ -160,83 +163,340 @@ fn err<E: std::error::Error + 'static, R: std::fmt::Debug>(
     StoreError(crate::aws::error_text(e))
 }
 
-pub fn to_item(post: &Post) -> Item {
-    let mut item = HashMap::from([
-        ("user_id".to_owned(), AttributeValue::S(post.user_id.clone())),
-        ("post_id".to_owned(), AttributeValue::N(post.post_id.to_string())),
-        ("contents".to_owned(), AttributeValue::S(post.contents.clone())),
-        ("created_at".to_owned(), AttributeValue::S(post.created_at.clone())),
-    ]);
-    if let Some(url) = &post.url {
-        item.insert("url".to_owned(), AttributeValue::S(url.clone()));
-    }
-    if let Some(scrap) = post.scrap.as_ref().and_then(|s| serde_json::to_value(s).ok()) {
-        item.insert("scrap".to_owned(), json_to_attr(&scrap));
-    }
-    item
+/// The stored item. [`Post`] serialises ids as decimal strings (for JSON clients); the table's
+/// sort key is a number, so the item has its own shape. `url` and `scrap` are left out when
+/// `None`, as items have always been written; inside `scrap` every field is written, NULL when
+/// `None` (the preview serialises every field).
+#[derive(Debug, Serialize, Deserialize)]
+struct PostItem {
+    user_id: String,
+    post_id: u64,
+    contents: String,
+    /// An item without one (or with one of another type) reads as `""`, as it always has.
+    #[serde(default, deserialize_with = "or_default")]
+    created_at: String,
+    #[serde(default, deserialize_with = "or_default", skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    /// A preview that does not read is dropped, not the post with it.
+    #[serde(default, deserialize_with = "or_default", skip_serializing_if = "Option::is_none")]
+    scrap: Option<Preview>,
 }
 
-/// A post from an item; `None` for an item that is not one (logged).
-pub fn from_item(item: &Item) -> Option<Post> {
-    let post = Post {
-        user_id: string(item, "user_id")?,
-        post_id: number(item, "post_id")?,
-        contents: string(item, "contents")?,
-        url: string(item, "url"),
-        scrap: item.get("scrap").map(attr_to_json).and_then(|v| serde_json::from_value(v).ok()),
-        created_at: string(item, "created_at").unwrap_or_default(),
-    };
-    Some(post)
+/// The value, or its default where the attribute holds something else: the optional parts of
+/// a post never keep the post itself from reading.
+fn or_default<'de, D: serde::Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
+    Ok(T::deserialize(d).unwrap_or_default())
 }
 
-fn json_to_attr(v: &serde_json::Value) -> AttributeValue {
-    use serde_json::Value;
-    match v {
-        Value::Null => AttributeValue::Null(true),
-        Value::Bool(b) => AttributeValue::Bool(*b),
-        Value::Number(n) => AttributeValue::N(n.to_string()),
-        Value::String(s) => AttributeValue::S(s.clone()),
-        Value::Array(a) => AttributeValue::L(a.iter().map(json_to_attr).collect()),
-        Value::Object(o) => AttributeValue::M(o.iter().map(|(k, v)| (k.clone(), json_to_attr(v))).collect()),
+impl From<&Post> for PostItem {
+    fn from(p: &Post) -> Self {
+        Self {
+            user_id: p.user_id.clone(),
+            post_id: p.post_id,
+            contents: p.contents.clone(),
+            created_at: p.created_at.clone(),
+            url: p.url.clone(),
+            scrap: p.scrap.clone(),
+        }
     }
 }
 
-fn attr_to_json(a: &AttributeValue) -> serde_json::Value {
-    use serde_json::Value;
-    match a {
-        AttributeValue::Bool(b) => Value::Bool(*b),
-        AttributeValue::N(n) => n.parse::<serde_json::Number>().map_or(Value::Null, Value::Number),
-        AttributeValue::S(s) => Value::String(s.clone()),
-        AttributeValue::L(l) => Value::Array(l.iter().map(attr_to_json).collect()),
-        AttributeValue::M(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), attr_to_json(v))).collect()),
-        _ => Value::Null,
+impl From<PostItem> for Post {
+    fn from(i: PostItem) -> Self {
+        Self {
+            user_id: i.user_id,
+            post_id: i.post_id,
+            contents: i.contents,
+            url: i.url,
+            scrap: i.scrap,
+            created_at: i.created_at,
+        }
+    }
+}
+
+/// The item a post is stored as (the drain's batches and the tests' seeding alike).
+pub fn to_item(post: &Post) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(PostItem::from(post))
+        .map_err(|e| StoreError(format!("post {} as an item: {e}", post.post_id)))
+}
+
+/// A post from an item; `None` for an item that is not one (logged, and left out of the answer).
+pub fn from_item(item: Item) -> Option<Post> {
+    let key = (string(&item, "user_id"), number(&item, "post_id"));
+    match serde_dynamo::from_item::<_, PostItem>(item) {
+        Ok(item) => Some(item.into()),
+        Err(e) => {
+            tracing::warn!(user_id = ?key.0, post_id = ?key.1, error = %e, "posts table item is not a post; skipped");
+            None
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dynamo_item::{n, s};
 
-    #[test]
-    fn items_round_trip_with_and_without_preview() {
-        let mut post = Post {
+    fn post(url: Option<&str>, scrap: Option<Preview>) -> Post {
+        Post {
             user_id: "42".into(),
             post_id: 725_617_227_714_740_225,
             contents: "hello".into(),
-            url: None,
-            scrap: None,
+            url: url.map(str::to_owned),
+            scrap,
             created_at: "2026-11-24T07:43:48.123Z".into(),
-        };
-        assert_eq!(from_item(&to_item(&post)), Some(post.clone()));
-        post.url = Some("https://example.com/".into());
-        post.scrap = Some(opengraph::Preview {
+        }
+    }
+
+    fn item(pairs: &[(&str, AttributeValue)]) -> Item {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+    }
+
+    fn null() -> AttributeValue {
+        AttributeValue::Null(true)
+    }
+
+    /// The stored format, written out: what items already in tables hold and what code that
+    /// reads the table expects. `url` and `scrap` absent when none; inside `scrap` every field,
+    /// NULL when none, numbers as N.
+    #[test]
+    fn items_are_the_stored_format() {
+        let key = [
+            ("user_id", s("42")),
+            ("post_id", n(725_617_227_714_740_225)),
+            ("contents", s("hello")),
+            ("created_at", s("2026-11-24T07:43:48.123Z")),
+        ];
+        assert_eq!(to_item(&post(None, None)).unwrap(), item(&key));
+
+        let preview = Preview { title: Some("T".into()), image_width: Some(640), ..Default::default() };
+        let scrap = item(&[
+            ("title", s("T")),
+            ("description", null()),
+            ("url", null()),
+            ("image", null()),
+            ("image_width", n(640)),
+            ("image_height", null()),
+            ("type", null()),
+            ("site_name", null()),
+            ("author", null()),
+            ("published_time", null()),
+            ("lang", null()),
+            ("favicon", null()),
+        ]);
+        let mut full = item(&key);
+        full.insert("url".into(), s("https://example.com/"));
+        full.insert("scrap".into(), AttributeValue::M(scrap.clone()));
+        assert_eq!(to_item(&post(Some("https://example.com/"), Some(preview.clone()))).unwrap(), full);
+
+        let mut url_only = item(&key);
+        url_only.insert("url".into(), s("https://example.com/"));
+        assert_eq!(to_item(&post(Some("https://example.com/"), None)).unwrap(), url_only);
+
+        let mut scrap_only = item(&key);
+        scrap_only.insert("scrap".into(), AttributeValue::M(scrap));
+        assert_eq!(to_item(&post(None, Some(preview))).unwrap(), scrap_only);
+    }
+
+    #[test]
+    fn items_round_trip_with_and_without_preview() {
+        let full = Preview {
             title: Some("T".into()),
+            description: Some("D".into()),
+            url: Some("https://example.com/a".into()),
+            image: Some("https://example.com/i.png".into()),
             image_width: Some(640),
-            ..Default::default()
-        });
-        let item = to_item(&post);
-        assert_eq!(item["post_id"].as_n().unwrap(), "725617227714740225");
-        assert!(item["scrap"].as_m().is_ok());
-        assert_eq!(from_item(&item), Some(post));
+            image_height: Some(480),
+            r#type: Some("article".into()),
+            site_name: Some("S".into()),
+            author: Some("A".into()),
+            published_time: Some("2026-01-01T00:00:00Z".into()),
+            lang: Some("en".into()),
+            favicon: Some("https://example.com/f.ico".into()),
+        };
+        for p in [
+            post(None, None),
+            post(Some("https://example.com/"), None),
+            post(None, Some(Preview::default())),
+            post(Some("https://example.com/"), Some(full)),
+            Post {
+                post_id: u64::MAX,
+                contents: String::new(),
+                created_at: String::new(),
+                ..post(None, None)
+            },
+        ] {
+            assert_eq!(from_item(to_item(&p).unwrap()), Some(p));
+        }
+    }
+
+    /// What the reader has always accepted: no `created_at`, a NULL `url` or `scrap`, a
+    /// preview with fewer fields (an older preview) or more (a newer one), and optional parts
+    /// of another type (dropped, the post kept).
+    #[test]
+    fn items_with_missing_or_null_parts_read() {
+        let key = [("user_id", s("42")), ("post_id", n(7)), ("contents", s("c"))];
+        let bare = Post { post_id: 7, contents: "c".into(), created_at: String::new(), ..post(None, None) };
+        assert_eq!(from_item(item(&key)), Some(bare.clone()));
+        let mut nulls = item(&key);
+        nulls.insert("url".into(), null());
+        nulls.insert("scrap".into(), null());
+        assert_eq!(from_item(nulls), Some(bare.clone()));
+        let mut partial = item(&key);
+        partial.insert("scrap".into(), AttributeValue::M(item(&[("title", s("T")), ("new_field", s("x"))])));
+        let title = Preview { title: Some("T".into()), ..Default::default() };
+        assert_eq!(from_item(partial), Some(Post { scrap: Some(title), ..bare.clone() }));
+        let mut mistyped = item(&key);
+        mistyped.insert("url".into(), n(1));
+        mistyped.insert("created_at".into(), n(1));
+        mistyped
+            .insert("scrap".into(), AttributeValue::M(item(&[("title", s("T")), ("image_width", s("640"))])));
+        assert_eq!(from_item(mistyped), Some(bare));
+    }
+
+    #[test]
+    fn items_that_are_not_posts_read_as_none() {
+        assert_eq!(from_item(item(&[("user_id", s("42"))])), None);
+        assert_eq!(from_item(item(&[("user_id", s("42")), ("post_id", s("7")), ("contents", s("c"))])), None);
+        assert_eq!(from_item(item(&[("user_id", s("42")), ("post_id", n(7)), ("contents", n(1))])), None);
+    }
+
+    /// The hand-written conversion this module had before serde_dynamo, kept for one commit to
+    /// show both write and read the same items.
+    mod legacy {
+        use super::super::*;
+
+        pub(super) fn to_item(post: &Post) -> Item {
+            let mut item = HashMap::from([
+                ("user_id".to_owned(), AttributeValue::S(post.user_id.clone())),
+                ("post_id".to_owned(), AttributeValue::N(post.post_id.to_string())),
+                ("contents".to_owned(), AttributeValue::S(post.contents.clone())),
+                ("created_at".to_owned(), AttributeValue::S(post.created_at.clone())),
+            ]);
+            if let Some(url) = &post.url {
+                item.insert("url".to_owned(), AttributeValue::S(url.clone()));
+            }
+            if let Some(scrap) = post.scrap.as_ref().and_then(|s| serde_json::to_value(s).ok()) {
+                item.insert("scrap".to_owned(), json_to_attr(&scrap));
+            }
+            item
+        }
+
+        /// A post from an item; `None` for an item that is not one (logged).
+        pub(super) fn from_item(item: &Item) -> Option<Post> {
+            let post = Post {
+                user_id: string(item, "user_id")?,
+                post_id: number(item, "post_id")?,
+                contents: string(item, "contents")?,
+                url: string(item, "url"),
+                scrap: item.get("scrap").map(attr_to_json).and_then(|v| serde_json::from_value(v).ok()),
+                created_at: string(item, "created_at").unwrap_or_default(),
+            };
+            Some(post)
+        }
+
+        fn json_to_attr(v: &serde_json::Value) -> AttributeValue {
+            use serde_json::Value;
+            match v {
+                Value::Null => AttributeValue::Null(true),
+                Value::Bool(b) => AttributeValue::Bool(*b),
+                Value::Number(n) => AttributeValue::N(n.to_string()),
+                Value::String(s) => AttributeValue::S(s.clone()),
+                Value::Array(a) => AttributeValue::L(a.iter().map(json_to_attr).collect()),
+                Value::Object(o) => {
+                    AttributeValue::M(o.iter().map(|(k, v)| (k.clone(), json_to_attr(v))).collect())
+                }
+            }
+        }
+
+        fn attr_to_json(a: &AttributeValue) -> serde_json::Value {
+            use serde_json::Value;
+            match a {
+                AttributeValue::Bool(b) => Value::Bool(*b),
+                AttributeValue::N(n) => n.parse::<serde_json::Number>().map_or(Value::Null, Value::Number),
+                AttributeValue::S(s) => Value::String(s.clone()),
+                AttributeValue::L(l) => Value::Array(l.iter().map(attr_to_json).collect()),
+                AttributeValue::M(m) => {
+                    Value::Object(m.iter().map(|(k, v)| (k.clone(), attr_to_json(v))).collect())
+                }
+                _ => Value::Null,
+            }
+        }
+    }
+
+    /// Random posts: the new and the old conversion write identical items, and each reads
+    /// the other's.
+    #[test]
+    fn the_serde_items_are_the_hand_written_ones() {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        let text = |rng: &mut rand::rngs::ThreadRng| -> Option<String> {
+            rng.random_bool(0.5).then(|| {
+                let len = rng.random_range(0..12);
+                (0..len).map(|_| rng.random_range('\u{20}'..'\u{2FF}')).collect()
+            })
+        };
+        for _ in 0..2_000 {
+            let scrap = rng.random_bool(0.5).then(|| Preview {
+                title: text(&mut rng),
+                description: text(&mut rng),
+                url: text(&mut rng),
+                image: text(&mut rng),
+                image_width: rng.random_bool(0.5).then(|| rng.random()),
+                image_height: rng.random_bool(0.5).then(|| rng.random()),
+                r#type: text(&mut rng),
+                site_name: text(&mut rng),
+                author: text(&mut rng),
+                published_time: text(&mut rng),
+                lang: text(&mut rng),
+                favicon: text(&mut rng),
+            });
+            let p = Post {
+                user_id: text(&mut rng).unwrap_or_default(),
+                post_id: rng.random(),
+                contents: text(&mut rng).unwrap_or_default(),
+                url: text(&mut rng),
+                scrap,
+                created_at: text(&mut rng).unwrap_or_default(),
+            };
+            let new = to_item(&p).unwrap();
+            let old = legacy::to_item(&p);
+            assert_eq!(new, old, "{p:?}");
+            assert_eq!(legacy::from_item(&new), Some(p.clone()));
+            assert_eq!(from_item(old), Some(p));
+        }
+    }
+
+    /// Items no writer of this service makes: both readers agree (a wrongly typed optional part
+    /// is dropped, the post kept).
+    #[test]
+    fn both_readers_on_odd_items() {
+        let key = [("user_id", s("42")), ("post_id", n(7)), ("contents", s("c"))];
+        let with = |name: &str, v: AttributeValue| {
+            let mut i = item(&key);
+            i.insert(name.into(), v);
+            i
+        };
+        let agree = [
+            item(&key),
+            with("url", null()),
+            with("scrap", null()),
+            with("scrap", AttributeValue::M(item(&[("title", s("T")), ("new_field", s("x"))]))),
+            with("scrap", AttributeValue::M(item(&[("image_width", n(640)), ("lang", null())]))),
+            with("url", n(1)),
+            with("url", AttributeValue::M(item(&[("x", s("y"))]))),
+            with("created_at", n(1)),
+            with("created_at", null()),
+            with("scrap", s("not a map")),
+            with("scrap", AttributeValue::M(item(&[("title", s("T")), ("image_width", s("640"))]))),
+            with("scrap", AttributeValue::M(item(&[("image_width", AttributeValue::N("-1".into()))]))),
+            item(&[("user_id", s("42"))]),
+            item(&[("user_id", s("42")), ("post_id", s("7")), ("contents", s("c"))]),
+            item(&[("user_id", s("42")), ("post_id", n(7)), ("contents", n(1))]),
+            item(&[("user_id", s("42")), ("post_id", AttributeValue::N("-1".into())), ("contents", s("c"))]),
+        ];
+        for i in agree {
+            assert_eq!(from_item(i.clone()), legacy::from_item(&i), "{i:?}");
+        }
     }
 }
