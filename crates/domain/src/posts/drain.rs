@@ -217,7 +217,8 @@ async fn write_chunk<S: PostBatchStore>(
         if pending.is_empty() {
             break;
         }
-        let jittered = pause.mul_f64(0.5 + rand_unit());
+        // Spread over [0.5, 1.5) of the pause, so chunks throttled together do not retry together.
+        let jittered = pause.mul_f64(0.5 + rand::random::<f64>());
         if tokio::time::Instant::now() + jittered >= deadline {
             break;
         }
@@ -231,13 +232,6 @@ async fn write_chunk<S: PostBatchStore>(
         }
     }
     (results, retries)
-}
-
-/// A number in [0, 1) from the clock's low bits: jitter needs spread, not quality.
-fn rand_unit() -> f64 {
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    f64::from(nanos % 1_000) / 1_000.0
 }
 
 #[cfg(test)]
