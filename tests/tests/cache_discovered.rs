@@ -6,7 +6,7 @@
 use adapters::discovery::sdk::Client;
 use adapters::discovery::{Discovery, NodeSource, RefreshConfig};
 use adapters::{RedisConfig, RedisShards};
-use domain::scrap::PreviewCache;
+use domain::preview::PreviewCache;
 use integration::{sdk, unique};
 use std::time::Duration;
 

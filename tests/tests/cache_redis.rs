@@ -1,7 +1,7 @@
 //! The sharded Redis adapter against the stack's real redis-server nodes (CACHE_NODES).
 
 use adapters::{RedisConfig, RedisRateLimiter, RedisShards};
-use domain::scrap::{PreviewCache, RateDecision, RateLimiter};
+use domain::preview::{PreviewCache, RateDecision, RateLimiter};
 use integration::now_ms;
 use integration::unique;
 use std::sync::Arc;
@@ -118,6 +118,53 @@ async fn a_connection_the_node_dropped_costs_no_call() {
     let again = shards.exec_on(&addr, client_id).await;
     let again = again.unwrap_or_else(|e| panic!("the call after the drop failed: {e}"));
     assert_ne!(again, id, "answered on a new connection");
+}
+
+/// A node that restarted after the adapter's reconnect failed (it was still down then) is
+/// served by the next call, not a failure more: the manager keeps the failed attempt's error
+/// until a call starts another. A redis-server of its own, so the stack's nodes stay up.
+#[tokio::test]
+async fn a_node_back_after_a_failed_reconnect_serves_the_next_call() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let start = || {
+        std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server")
+    };
+    let ping = |c: redis::aio::ConnectionManager| async move {
+        let mut c = c;
+        redis::cmd("PING").query_async::<String>(&mut c).await
+    };
+    let answers = |addr: String| async move {
+        let client = redis::Client::open(format!("redis://{addr}/")).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while client.get_multiplexed_async_connection().await.is_err() {
+            assert!(Instant::now() < deadline, "redis-server on {addr} never answered");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let mut node = start();
+    answers(addr.clone()).await;
+    // Trips only after many failures: this is about the connection, not the breaker.
+    let config = RedisConfig { failures_to_trip: 100, ..RedisConfig::default() };
+    let shards = RedisShards::new(std::slice::from_ref(&addr), config).unwrap();
+    assert_eq!(shards.exec_on(&addr, ping).await.unwrap(), "PONG");
+    node.kill().unwrap();
+    node.wait().unwrap();
+    // Calls while it is down fail, and leave the manager holding a failed reconnect.
+    for _ in 0..2 {
+        let e = shards.exec_on(&addr, ping).await.unwrap_err();
+        assert!(!e.0.contains("PONG"), "{e}");
+    }
+    let mut node = start();
+    answers(addr.clone()).await;
+    let next = shards.exec_on(&addr, ping).await;
+    let _ = node.kill();
+    let _ = node.wait();
+    assert_eq!(next.unwrap_or_else(|e| panic!("the first call after the restart failed: {e}")), "PONG");
 }
 
 #[tokio::test]

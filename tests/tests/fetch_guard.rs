@@ -2,9 +2,9 @@
 
 use adapters::fetch::GuardedResolver;
 use adapters::{FetchConfig, SafeFetcher};
-use domain::scrap::link::probes::PROBES;
-use domain::scrap::link::{self, AddressPolicy};
-use domain::scrap::{FetchError, Fetcher};
+use domain::preview::link::probes::PROBES;
+use domain::preview::link::{self, AddressPolicy};
+use domain::preview::{FetchError, Fetcher};
 use integration::site::Site;
 use reqwest::dns::{Name, Resolve};
 use std::str::FromStr;
@@ -24,7 +24,7 @@ fn fetcher(policy: AddressPolicy) -> SafeFetcher {
     .unwrap()
 }
 
-async fn get(policy: AddressPolicy, url: &str) -> Result<domain::scrap::Fetched, FetchError> {
+async fn get(policy: AddressPolicy, url: &str) -> Result<domain::preview::Fetched, FetchError> {
     fetcher(policy).fetch(&Url::parse(url).unwrap()).await
 }
 
@@ -170,7 +170,7 @@ async fn reading_stops_once_the_head_gives_a_full_preview() {
     let f = SafeFetcher::new(FetchConfig {
         policy: LOCAL,
         total_timeout: Duration::from_secs(3),
-        head_is_enough: Some(domain::scrap::head_is_enough),
+        head_is_enough: Some(domain::preview::head_is_enough),
         ..FetchConfig::default()
     })
     .unwrap();

@@ -112,7 +112,7 @@ async fn ssrf_attempts_are_400_url_not_allowed() {
         assert_error_body(&b, "url_not_allowed");
     }
     // Loopback is allowed on this test stack only; every other private probe stays refused.
-    for probe in domain::scrap::link::probes::PROBES {
+    for probe in domain::preview::link::probes::PROBES {
         if is_loopback(probe) {
             continue;
         }

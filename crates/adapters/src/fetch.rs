@@ -10,8 +10,8 @@
 //!   as it streams so the cap bounds what is held, and reading stops early once the head holds
 //!   all a preview needs. Proxies from the environment are ignored.
 
-use domain::scrap::link::{self, AddressPolicy, LinkError};
-use domain::scrap::{FetchError, Fetched, Fetcher};
+use domain::preview::link::{self, AddressPolicy, LinkError};
+use domain::preview::{FetchError, Fetched, Fetcher};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
 use std::net::SocketAddr;

@@ -5,8 +5,7 @@
 
 use crate::dynamo_item::{Item, is_condition_failed, n, number, s, string};
 use aws_sdk_dynamodb::Client;
-use domain::posts::StoreError;
-use domain::posts::idempotency::{IdempotencyStore, Put, RECORD_TTL_S, Record};
+use domain::posts::idempotency::{IdempotencyStore, Put, RECORD_TTL_S, Record, RecordsError};
 
 #[derive(Debug, Clone)]
 pub struct DynamoIdempotency {
@@ -22,8 +21,8 @@ impl DynamoIdempotency {
 
 fn err<E: std::error::Error + 'static, R: std::fmt::Debug>(
     e: aws_sdk_dynamodb::error::SdkError<E, R>,
-) -> StoreError {
-    StoreError(crate::aws::error_text(e))
+) -> RecordsError {
+    RecordsError(crate::aws::error_text(e))
 }
 
 /// The record an item holds (`None` for an item with neither status).
@@ -48,7 +47,7 @@ impl IdempotencyStore for DynamoIdempotency {
         post_id: u64,
         now_ms: u64,
         until_ms: u64,
-    ) -> Result<Put, StoreError> {
+    ) -> Result<Put, RecordsError> {
         let put = self
             .client
             .put_item()
@@ -77,7 +76,7 @@ impl IdempotencyStore for DynamoIdempotency {
         }
     }
 
-    async fn swap_post_id(&self, key: &str, from: u64, to: u64) -> Result<bool, StoreError> {
+    async fn swap_post_id(&self, key: &str, from: u64, to: u64) -> Result<bool, RecordsError> {
         let swap = self
             .client
             .update_item()
@@ -103,7 +102,7 @@ impl IdempotencyStore for DynamoIdempotency {
         status: u16,
         body: &str,
         expires_at_s: u64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), RecordsError> {
         self.client
             .put_item()
             .table_name(&self.table)
@@ -119,7 +118,7 @@ impl IdempotencyStore for DynamoIdempotency {
         Ok(())
     }
 
-    async fn expire(&self, key: &str, post_id: u64) -> Result<(), StoreError> {
+    async fn expire(&self, key: &str, post_id: u64) -> Result<(), RecordsError> {
         let expired = self
             .client
             .update_item()
@@ -144,7 +143,7 @@ impl IdempotencyStore for DynamoIdempotency {
 
 impl DynamoIdempotency {
     /// The record that kept a claim out, read after the refusal.
-    async fn held(&self, key: &str) -> Result<Option<Record>, StoreError> {
+    async fn held(&self, key: &str) -> Result<Option<Record>, RecordsError> {
         let out = self
             .client
             .get_item()

@@ -1,10 +1,10 @@
-//! The preview cache of `domain::scrap` on the sharded Redis: a preview (or a cached failure)
+//! The preview cache of `domain::preview` on the sharded Redis: a preview (or a cached failure)
 //! under its key with a TTL, and the short per-URL lock that lets one request fetch while the
 //! others wait for its result.
 
 use crate::redis_shards::RedisShards;
 use domain::cache::CacheError;
-use domain::scrap::PreviewCache;
+use domain::preview::PreviewCache;
 use std::time::Duration;
 
 fn px(ttl: Duration) -> u64 {

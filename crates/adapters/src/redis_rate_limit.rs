@@ -1,10 +1,10 @@
-//! The scrap rate limiter of `domain::scrap` on the sharded Redis: per-caller counters, one per
+//! The scrap rate limiter of `domain::preview` on the sharded Redis: per-caller counters, one per
 //! minute, summed over a sliding window by one script on the caller's node.
 
 use crate::redis_shards::RedisShards;
 use domain::cache::CacheError;
 use domain::keys;
-use domain::scrap::{RateDecision, RateLimiter};
+use domain::preview::{RateDecision, RateLimiter};
 use std::sync::Arc;
 
 /// Sums a caller's per-minute counters over the window and, only if under the limit, counts

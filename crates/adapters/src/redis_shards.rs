@@ -218,14 +218,14 @@ impl RedisShards {
             return Err(CacheError(format!("node {addr} is cooling down")));
         }
         let mut result = self.attempt(node, &op).await;
-        // A connection the node dropped (it restarted, or closed it while the instance was
-        // frozen) is replaced by the manager on this error: the call is asked again, once, on
-        // the new one, rather than failing once per instance after every node restart.
-        if matches!(&result, Err(Failure::Dropped(_))) {
+        // On both kinds of `Failure::Reconnect` the manager has just started a new connection:
+        // the call is asked again, once, on it, rather than failing once per instance after
+        // every node restart (and, behind the breaker, for a cool-down more).
+        if matches!(&result, Err(Failure::Reconnect(_))) {
             result = self.attempt(node, &op).await;
         }
         let result = result.map_err(|f| match f {
-            Failure::Dropped(e) | Failure::Other(e) => e,
+            Failure::Reconnect(e) | Failure::Other(e) => e,
         });
         match result {
             Ok(v) => {
@@ -258,9 +258,7 @@ impl RedisShards {
         let conn = self.connection(node).await.map_err(Failure::Other)?;
         match tokio::time::timeout(self.config.op_timeout, op(conn)).await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) if e.is_connection_dropped() => {
-                Err(Failure::Dropped(format!("node {}: {e}", node.addr)))
-            }
+            Ok(Err(e)) if needs_reconnect(&e) => Err(Failure::Reconnect(format!("node {}: {e}", node.addr))),
             Ok(Err(e)) => Err(Failure::Other(format!("node {}: {e}", node.addr))),
             Err(_) => Err(Failure::Other(format!(
                 "node {}: no answer within {:?}",
@@ -292,10 +290,21 @@ impl RedisShards {
     }
 }
 
-/// Why one try failed: a dropped connection is worth one more try, anything else is not.
+/// Why one try failed: one the manager reconnects on is worth one more try, anything else is not.
 enum Failure {
-    Dropped(String),
+    Reconnect(String),
     Other(String),
+}
+
+/// The errors on which the manager replaces its connection:
+/// - the node dropped the connection (it restarted, or closed it while the instance was frozen);
+/// - the manager's last connection attempt had failed (made while the node was down; the
+///   error says "Reconnecting failed"). Without another try such an instance fails every call
+///   until one happens to come after the new attempt, which behind an open breaker is a
+///   cool-down later than the node came back. A node still down costs a second refusal,
+///   which is immediate; a hung node's timeouts are not tried again.
+fn needs_reconnect(e: &redis::RedisError) -> bool {
+    e.is_connection_dropped() || (e.is_io_error() && !e.is_timeout())
 }
 
 /// Counts cache hits and misses of the node `addr` (EMF, dimension `node`).

@@ -12,8 +12,8 @@ use domain::ops::read_posts::ReadPostsError;
 use domain::ops::write_post::WritePostError;
 use domain::posts::Validation;
 use domain::posts::write::WriteError;
-use domain::scrap::link::LinkError;
-use domain::scrap::{FetchError, ScrapError};
+use domain::preview::link::LinkError;
+use domain::preview::{FetchError, PreviewError};
 use domain::{IssueError, LeaseError};
 use lambda_http::http::StatusCode;
 use snowflake::IdError;
@@ -123,27 +123,27 @@ impl From<PreviewLinkError> for ApiError {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
                     .with_retry_after(retry_after_s)
             }
-            PreviewLinkError::Scrap(ScrapError::Link(LinkError::Invalid(m))) => {
+            PreviewLinkError::Preview(PreviewError::Link(LinkError::Invalid(m))) => {
                 ApiError::bad_request("invalid_url", m)
             }
-            PreviewLinkError::Scrap(
-                ScrapError::Link(LinkError::NotAllowed(m)) | ScrapError::Fetch(FetchError::NotAllowed(m)),
+            PreviewLinkError::Preview(
+                PreviewError::Link(LinkError::NotAllowed(m)) | PreviewError::Fetch(FetchError::NotAllowed(m)),
             ) => ApiError::bad_request("url_not_allowed", m),
-            PreviewLinkError::Scrap(ScrapError::Fetch(FetchError::Timeout)) => ApiError::new(
+            PreviewLinkError::Preview(PreviewError::Fetch(FetchError::Timeout)) => ApiError::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "upstream_timeout",
                 "the page did not answer in time",
             ),
-            PreviewLinkError::Scrap(ScrapError::Fetch(FetchError::Status(s))) => {
+            PreviewLinkError::Preview(PreviewError::Fetch(FetchError::Status(s))) => {
                 bad_gateway("upstream_status", format!("the page answered {s}"))
             }
-            PreviewLinkError::Scrap(ScrapError::Fetch(FetchError::TooManyRedirects(n))) => {
+            PreviewLinkError::Preview(PreviewError::Fetch(FetchError::TooManyRedirects(n))) => {
                 bad_gateway("too_many_redirects", format!("the page redirected more than {n} times"))
             }
-            PreviewLinkError::Scrap(ScrapError::Fetch(FetchError::BadRedirect(m))) => {
+            PreviewLinkError::Preview(PreviewError::Fetch(FetchError::BadRedirect(m))) => {
                 bad_gateway("bad_redirect", format!("the page redirected to an unusable location: {m}"))
             }
-            PreviewLinkError::Scrap(ScrapError::Fetch(FetchError::Unreachable(detail))) => {
+            PreviewLinkError::Preview(PreviewError::Fetch(FetchError::Unreachable(detail))) => {
                 tracing::info!(detail, "page unreachable");
                 bad_gateway("upstream_unreachable", "the page could not be reached".to_owned())
             }

@@ -3,7 +3,7 @@
 //! - [`lease`]: the worker-lease port: how an instance borrows a (datacenter, worker) pair.
 //! - [`issuer`]: hands out Snowflake ids under a lease that it acquires, renews and replaces,
 //!   so instances that come and go never issue the same id.
-//! - [`scrap`]: link checks and the cache-first preview service, with its ports.
+//! - [`preview`]: link checks and the cache-first preview service, with its ports.
 //! - [`posts`]: posts, their validation, and the write and read flows over their ports.
 //! - [`ops`]: the operations the functions offer, one module each: parse, apply, outcome.
 //! - [`keys`]: every cache key, named in one place.
@@ -21,7 +21,7 @@ pub mod keys;
 pub mod lease;
 pub mod ops;
 pub mod posts;
-pub mod scrap;
+pub mod preview;
 pub mod telemetry;
 
 #[cfg(any(test, feature = "fakes"))]

@@ -3,7 +3,7 @@
 //! ids like guid and previews like scrap) read the same variables the same way.
 //!
 //! - [`cache`]: the Redis nodes, fixed or discovered (`CACHE_NODES`, `CACHE_DISCOVERY_*`).
-//! - [`scrap`]: fetcher, preview cache and rate limiter settings (`CACHE_NODES`, `SCRAP_*`).
+//! - [`preview`]: fetcher, preview cache and rate limiter settings (`CACHE_NODES`, `SCRAP_*`).
 //! - [`ids`]: the worker-lease issuer (`LEASE_*`, `MAX_CLOCK_BACKWARDS_MS`).
 //! - [`posts`]: tables, queue, list length, preview budget (`POSTS_*`, `POST_*`, ...).
 //! - [`observability`]: logging and metrics, set up first thing in every `main`.
@@ -11,7 +11,7 @@
 pub mod cache;
 pub mod ids;
 pub mod posts;
-pub mod scrap;
+pub mod preview;
 
 /// Logs and metrics, the same in every function: JSON log lines (chassis), and the domain's
 /// counts recorded as EMF beside the adapters' own, flushed once per invocation.

@@ -11,8 +11,8 @@ use chassis::request::query;
 use chassis::routes::{Route, get};
 use chassis::{ApiError, json_response};
 use domain::ops::read_posts::ReadPosts;
-use domain::posts::read::PostReader;
-use domain::posts::{Post, PostCache, PostStore};
+use domain::posts::Post;
+use domain::posts::read::PostPages;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Serialize;
@@ -37,17 +37,11 @@ struct ReferencePage<'a> {
     next_id: Option<u64>,
 }
 
-pub async fn handle<C: PostCache, S: PostStore>(
-    reader: &PostReader<C, S>,
-    req: Request,
-) -> Result<Response<Body>, Error> {
+pub async fn handle(reader: &impl PostPages, req: Request) -> Result<Response<Body>, Error> {
     Ok(route(reader, &req).await.unwrap_or_else(ApiError::into_response))
 }
 
-async fn route<C: PostCache, S: PostStore>(
-    reader: &PostReader<C, S>,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
+async fn route(reader: &impl PostPages, req: &Request) -> Result<Response<Body>, ApiError> {
     let route = chassis::routes::resolve(req, ROUTES)?;
     let uid = route.param(0);
     let read = match route.op {
@@ -71,6 +65,7 @@ async fn route<C: PostCache, S: PostStore>(
 mod tests {
     use super::*;
     use domain::fakes::posts::{MemoryPostCache, MemoryTable};
+    use domain::posts::read::PostReader;
 
     fn reader() -> PostReader<MemoryPostCache, MemoryTable> {
         let r = PostReader {

@@ -18,16 +18,15 @@
 use chassis::request::{query, subject};
 use chassis::routes::{Route, get, post};
 use chassis::{ApiError, json_response};
-use domain::IdSource;
 use domain::ops::write_post::{Invocation, WritePost, Written};
+use domain::posts::Trace;
 use domain::posts::idempotency::IdempotencyStore;
-use domain::posts::write::{PostWriter, Previewer};
-use domain::posts::{PostCache, PostQueue, PostStore, Trace};
+use domain::posts::write::PostWrites;
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 
-pub struct Deps<I, P, C, S, Q, D> {
-    pub writer: PostWriter<I, P, C, S, Q>,
+pub struct Deps<W, D> {
+    pub writer: W,
     pub idempotency: D,
     pub compat_write_enabled: bool,
 }
@@ -40,33 +39,17 @@ enum Op {
 
 const ROUTES: &[Route<Op>] = &[post("/v1/posts", Op::Write), get("/api/v1/write_post/{}", Op::CompatWrite)];
 
-pub async fn handle<I, P, C, S, Q, D>(
-    deps: &Deps<I, P, C, S, Q, D>,
+pub async fn handle<W: PostWrites, D: IdempotencyStore>(
+    deps: &Deps<W, D>,
     req: Request,
-) -> Result<Response<Body>, Error>
-where
-    I: IdSource,
-    P: Previewer,
-    C: PostCache,
-    S: PostStore,
-    Q: PostQueue,
-    D: IdempotencyStore,
-{
+) -> Result<Response<Body>, Error> {
     Ok(route(deps, &req).await.unwrap_or_else(ApiError::into_response))
 }
 
-async fn route<I, P, C, S, Q, D>(
-    deps: &Deps<I, P, C, S, Q, D>,
+async fn route<W: PostWrites, D: IdempotencyStore>(
+    deps: &Deps<W, D>,
     req: &Request,
-) -> Result<Response<Body>, ApiError>
-where
-    I: IdSource,
-    P: Previewer,
-    C: PostCache,
-    S: PostStore,
-    Q: PostQueue,
-    D: IdempotencyStore,
-{
+) -> Result<Response<Body>, ApiError> {
     let route = chassis::routes::resolve(req, ROUTES)?;
     let write = match route.op {
         Op::Write => {
@@ -110,10 +93,13 @@ mod tests {
     use super::*;
     use domain::fakes::MemoryIdempotency;
     use domain::fakes::posts::{CountingIds, FixedPreviews, MemoryPostCache, MemoryQueue, MemoryTable};
+    use domain::posts::write::PostWriter;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    type TestDeps =
-        Deps<CountingIds, FixedPreviews, MemoryPostCache, MemoryTable, MemoryQueue, MemoryIdempotency>;
+    type TestDeps = Deps<
+        PostWriter<CountingIds, FixedPreviews, MemoryPostCache, MemoryTable, MemoryQueue>,
+        MemoryIdempotency,
+    >;
 
     fn deps(compat: bool) -> TestDeps {
         Deps {

@@ -4,7 +4,7 @@
 //! (fetcher, Redis cache, rate limiter), the posts cache, table and queue, the idempotency
 //! table, all built once and reused. Each request is routed by [`api::handle`].
 
-// The write's futures nest deeply (handler, operation, writer, preview step, scraper, adapters):
+// The write's futures nest deeply (handler, operation, writer, preview step, preview service, adapters):
 // their layout is computed past the default query depth.
 #![recursion_limit = "256"]
 
@@ -16,17 +16,17 @@ use adapters::{
 };
 use domain::IdIssuer;
 use domain::posts::write::{BudgetedPreviews, PostWriter};
-use domain::scrap::Scraper;
+use domain::preview::PreviewService;
 use lambda_http::{Error, run, service_fn};
 use snowflake::SystemClock;
 use std::sync::Arc;
-use wiring::{ids::IdSettings, posts::PostSettings, posts::WriteSettings, scrap::ScrapSettings};
+use wiring::{ids::IdSettings, posts::PostSettings, posts::WriteSettings, preview::PreviewSettings};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     wiring::observability();
     let env = chassis::Env::process();
-    let (ids, scrap) = (IdSettings::from_env(&env)?, ScrapSettings::from_env(&env)?);
+    let (ids, previews) = (IdSettings::from_env(&env)?, PreviewSettings::from_env(&env)?);
     let (posts, write) = (PostSettings::from_env(&env)?, WriteSettings::from_env(&env)?);
     let sdk = adapters::aws::load(adapters::aws::Timeouts::default()).await;
     let shards = wiring::cache::shards(&env, &sdk)?;
@@ -39,8 +39,16 @@ async fn main() -> Result<(), Error> {
             ids.issuer,
         ),
         previews: BudgetedPreviews {
-            scraper: Scraper::new(SafeFetcher::new(scrap.fetch)?, Arc::clone(&shards), scrap.scrap),
-            limiter: RedisRateLimiter::new(Arc::clone(&shards), scrap.rate_limit, scrap.rate_window_minutes),
+            service: PreviewService::new(
+                SafeFetcher::new(previews.fetch)?,
+                Arc::clone(&shards),
+                previews.service,
+            ),
+            limiter: RedisRateLimiter::new(
+                Arc::clone(&shards),
+                previews.rate_limit,
+                previews.rate_window_minutes,
+            ),
             budget: write.preview_budget,
         },
         cache: RedisPosts::new(
@@ -54,7 +62,7 @@ async fn main() -> Result<(), Error> {
     let idempotency = DynamoIdempotency::from_sdk(&sdk, &write.idempotency_table);
     tracing::info!(
         compat_write = write.compat_write_enabled,
-        cache_nodes = scrap.cache_nodes.len(),
+        cache_nodes = previews.cache_nodes.len(),
         "post-write ready"
     );
     let deps = api::Deps { writer, idempotency, compat_write_enabled: write.compat_write_enabled };

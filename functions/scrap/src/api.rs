@@ -11,13 +11,13 @@
 use chassis::routes::{Route, get};
 use chassis::{ApiError, json_response};
 use domain::ops::preview_link::PreviewLink;
-use domain::scrap::{Fetcher, Preview, PreviewCache, RateLimiter, Scraper};
+use domain::preview::{LinkPreviews, Preview, RateLimiter};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Serialize;
 
-pub struct Deps<F, C, L> {
-    pub scraper: Scraper<F, C>,
+pub struct Deps<P, L> {
+    pub previews: P,
     pub limiter: L,
 }
 
@@ -45,21 +45,21 @@ struct Compat<'a> {
     scrap: CompatScrap<'a>,
 }
 
-pub async fn handle<F: Fetcher, C: PreviewCache, L: RateLimiter>(
-    deps: &Deps<F, C, L>,
+pub async fn handle<P: LinkPreviews, L: RateLimiter>(
+    deps: &Deps<P, L>,
     req: Request,
 ) -> Result<Response<Body>, Error> {
     Ok(route(deps, &req).await.unwrap_or_else(ApiError::into_response))
 }
 
-async fn route<F: Fetcher, C: PreviewCache, L: RateLimiter>(
-    deps: &Deps<F, C, L>,
+async fn route<P: LinkPreviews, L: RateLimiter>(
+    deps: &Deps<P, L>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let route = chassis::routes::resolve(req, ROUTES)?;
     let caller = chassis::request::caller(req);
     let link = PreviewLink::parse(chassis::request::query(req, "url"), &caller)?;
-    let preview = link.apply(&deps.scraper, &deps.limiter, domain::clock_text::now_unix_ms()).await?;
+    let preview = link.apply(&deps.previews, &deps.limiter, domain::clock_text::now_unix_ms()).await?;
     Ok(match route.op {
         Op::Preview => json_response(StatusCode::OK, &preview),
         Op::CompatPreview => json_response(StatusCode::OK, &compat_body(&preview)),
@@ -85,8 +85,8 @@ mod tests {
     use super::*;
     use domain::cache::CacheError;
     use domain::fakes::{FakeFetcher, FixedLimiter, MemoryCache};
-    use domain::scrap::ScrapConfig;
-    use domain::scrap::{FetchError, RateDecision};
+    use domain::preview::PreviewConfig;
+    use domain::preview::{FetchError, PreviewService, RateDecision};
 
     const PAGE: &str = r#"<html lang="en"><head><title>Example</title>
         <meta property="og:description" content="An example page"></head></html>"#;
@@ -94,9 +94,9 @@ mod tests {
     fn deps(
         fetcher: FakeFetcher,
         limit: Result<RateDecision, CacheError>,
-    ) -> Deps<FakeFetcher, MemoryCache, FixedLimiter> {
+    ) -> Deps<PreviewService<FakeFetcher, MemoryCache>, FixedLimiter> {
         Deps {
-            scraper: Scraper::new(fetcher, MemoryCache::default(), ScrapConfig::default()),
+            previews: PreviewService::new(fetcher, MemoryCache::default(), PreviewConfig::default()),
             limiter: FixedLimiter(limit),
         }
     }
@@ -117,7 +117,7 @@ mod tests {
     }
 
     async fn call<L: RateLimiter>(
-        d: &Deps<FakeFetcher, MemoryCache, L>,
+        d: &Deps<PreviewService<FakeFetcher, MemoryCache>, L>,
         req: Request,
     ) -> (u16, serde_json::Value, Response<Body>) {
         let res = handle(d, req).await.unwrap();
@@ -134,7 +134,7 @@ mod tests {
         assert_eq!(b["description"], "An example page");
         assert_eq!(b["lang"], "en");
         // Every field a preview has, null or not (the names are pinned by openapi.yaml).
-        let fields = serde_json::to_value(domain::scrap::Preview::default()).unwrap();
+        let fields = serde_json::to_value(domain::preview::Preview::default()).unwrap();
         for field in fields.as_object().unwrap().keys() {
             assert!(b.get(field).is_some(), "missing {field}: {b}");
         }
@@ -232,9 +232,9 @@ mod tests {
         assert_eq!(s, 405);
     }
 
-    impl<L> Deps<FakeFetcher, MemoryCache, L> {
+    impl<L> Deps<PreviewService<FakeFetcher, MemoryCache>, L> {
         fn scraper_fetches(&self) -> usize {
-            self.scraper.fetcher().calls()
+            self.previews.fetcher().calls()
         }
     }
 }

@@ -35,7 +35,7 @@ impl crate::posts::idempotency::IdempotencyStore for MemoryIdempotency {
         post_id: u64,
         now_ms: u64,
         until_ms: u64,
-    ) -> Result<crate::posts::idempotency::Put, crate::posts::StoreError> {
+    ) -> Result<crate::posts::idempotency::Put, crate::posts::idempotency::RecordsError> {
         use crate::posts::idempotency::{Put, Record};
         let mut records = self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let live = |s: &MemoryRecord| matches!(s.record, Record::Completed { .. }) || s.until_ms >= now_ms;
@@ -46,7 +46,12 @@ impl crate::posts::idempotency::IdempotencyStore for MemoryIdempotency {
         let replaced = records.insert(key.to_owned(), MemoryRecord { record: claim, until_ms });
         Ok(Put::Claimed { replaced: replaced.map(|s| s.record) })
     }
-    async fn swap_post_id(&self, key: &str, from: u64, to: u64) -> Result<bool, crate::posts::StoreError> {
+    async fn swap_post_id(
+        &self,
+        key: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<bool, crate::posts::idempotency::RecordsError> {
         use crate::posts::idempotency::Record;
         let mut records = self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match records.get_mut(key).map(|s| &mut s.record) {
@@ -64,10 +69,10 @@ impl crate::posts::idempotency::IdempotencyStore for MemoryIdempotency {
         status: u16,
         body: &str,
         _: u64,
-    ) -> Result<(), crate::posts::StoreError> {
+    ) -> Result<(), crate::posts::idempotency::RecordsError> {
         use crate::posts::idempotency::Record;
         if self.fail_complete.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(crate::posts::StoreError("idempotency table unavailable".into()));
+            return Err(crate::posts::idempotency::RecordsError("table unavailable".into()));
         }
         let record =
             Record::Completed { request_hash: request_hash.to_owned(), status, body: body.to_owned() };
@@ -77,7 +82,7 @@ impl crate::posts::idempotency::IdempotencyStore for MemoryIdempotency {
             .insert(key.to_owned(), MemoryRecord { record, until_ms: 0 });
         Ok(())
     }
-    async fn expire(&self, key: &str, post_id: u64) -> Result<(), crate::posts::StoreError> {
+    async fn expire(&self, key: &str, post_id: u64) -> Result<(), crate::posts::idempotency::RecordsError> {
         use crate::posts::idempotency::Record;
         let mut records = self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(stored) = records.get_mut(key) {

@@ -5,9 +5,9 @@ mod dead_letters;
 mod idempotency;
 mod leases;
 pub mod posts;
-mod scrap;
+mod preview;
 
 pub use dead_letters::MemoryDeadLetters;
 pub use idempotency::{MemoryIdempotency, MemoryRecord};
 pub use leases::{LeaseRecord, MemoryLeaseStore};
-pub use scrap::{FakeFetcher, FixedLimiter, MemoryCache};
+pub use preview::{FakeFetcher, FixedLimiter, MemoryCache};

@@ -8,7 +8,7 @@ use crate::posts::{
     FillTicket, ListPage, Lookup, Post, PostCache, PostQueue, PostStore, QueueError, SendError, StoreError,
     Trace,
 };
-use crate::scrap::Preview;
+use crate::preview::Preview;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -1,9 +1,9 @@
 //! Preview a link for a caller: the call counts against the caller's rate limit first (a
-//! limiter that cannot answer allows it: `scrap::admit`), then the preview service answers,
+//! limiter that cannot answer allows it: `preview::admit`), then the preview service answers,
 //! cache first. The scrap function answers with it; the post writer runs the same step inside
 //! its time budget, so both meet the limit and the cache alike.
 
-use crate::scrap::{Fetcher, Preview, PreviewCache, RateDecision, RateLimiter, ScrapError, Scraper, admit};
+use crate::preview::{LinkPreviews, Preview, PreviewError, RateDecision, RateLimiter, admit};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PreviewLinkError {
@@ -12,7 +12,7 @@ pub enum PreviewLinkError {
     #[error("too many previews asked for; retry in {retry_after_s} s")]
     Limited { retry_after_s: u64 },
     #[error(transparent)]
-    Scrap(#[from] ScrapError),
+    Preview(#[from] PreviewError),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,16 +32,16 @@ impl<'a> PreviewLink<'a> {
         Self { url, caller }
     }
 
-    pub async fn apply<F: Fetcher, C: PreviewCache, L: RateLimiter>(
+    pub async fn apply(
         &self,
-        scraper: &Scraper<F, C>,
-        limiter: &L,
+        previews: &impl LinkPreviews,
+        limiter: &impl RateLimiter,
         now_ms: u64,
     ) -> Result<Preview, PreviewLinkError> {
         if let RateDecision::Limited { retry_after_s } = admit(limiter, self.caller, now_ms).await {
             return Err(PreviewLinkError::Limited { retry_after_s });
         }
-        Ok(scraper.preview(self.url).await?)
+        Ok(previews.preview(self.url).await?)
     }
 }
 
@@ -50,12 +50,12 @@ mod tests {
     use super::*;
     use crate::cache::CacheError;
     use crate::fakes::{FakeFetcher, FixedLimiter, MemoryCache};
-    use crate::scrap::ScrapConfig;
+    use crate::preview::{PreviewConfig, PreviewService};
 
-    fn scraper() -> Scraper<FakeFetcher, MemoryCache> {
+    fn service() -> PreviewService<FakeFetcher, MemoryCache> {
         let page = "<html><head><title>T</title></head></html>";
         let fetcher = FakeFetcher::default().page("https://example.com/", page);
-        Scraper::new(fetcher, MemoryCache::default(), ScrapConfig::default())
+        PreviewService::new(fetcher, MemoryCache::default(), PreviewConfig::default())
     }
 
     #[tokio::test]
@@ -63,11 +63,11 @@ mod tests {
         let link = PreviewLink::parse(Some("https://example.com/"), "ip:1.2.3.4").unwrap();
         let limited = FixedLimiter(Ok(RateDecision::Limited { retry_after_s: 7 }));
         assert_eq!(
-            link.apply(&scraper(), &limited, 0).await,
+            link.apply(&service(), &limited, 0).await,
             Err(PreviewLinkError::Limited { retry_after_s: 7 })
         );
         let down = FixedLimiter(Err(CacheError("down".into())));
-        let preview = link.apply(&scraper(), &down, 0).await.unwrap();
+        let preview = link.apply(&service(), &down, 0).await.unwrap();
         assert_eq!(preview.title.as_deref(), Some("T"));
     }
 

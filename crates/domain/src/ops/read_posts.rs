@@ -2,8 +2,8 @@
 //! behind it). Cursors are exclusive: a page holds the posts older than the cursor.
 
 use crate::posts::model::{check_user_id, parse_id, parse_limit};
-use crate::posts::read::{Page, PostReader};
-use crate::posts::{PostCache, PostStore, StoreError, Validation};
+use crate::posts::read::{Page, PostPages};
+use crate::posts::{StoreError, Validation};
 
 /// The reference's page size (its read route takes no limit).
 pub const COMPAT_PAGE: usize = 10;
@@ -42,11 +42,7 @@ impl<'a> ReadPosts<'a> {
         Ok(Self { user_id, cursor, limit: COMPAT_PAGE })
     }
 
-    pub async fn apply<C: PostCache, S: PostStore>(
-        &self,
-        reader: &PostReader<C, S>,
-        now_ms: u64,
-    ) -> Result<Page, ReadPostsError> {
+    pub async fn apply(&self, reader: &impl PostPages, now_ms: u64) -> Result<Page, ReadPostsError> {
         reader.page(self.user_id, self.cursor, self.limit, now_ms).await.map_err(ReadPostsError::Unavailable)
     }
 }

@@ -5,12 +5,9 @@
 //! the claim is expired (not deleted) on failure, since a failed send may still have reached
 //! the queue and its retry must write under the same id.
 
-use crate::issuer::IdSource;
-use crate::posts::idempotency::{self, Decision, IdempotencyStore, RECORD_TTL_S};
-use crate::posts::write::{PostWriter, Previewer, WriteError};
-use crate::posts::{
-    NewPost, Post, PostCache, PostInput, PostQueue, PostStore, StoreError, Trace, Validation,
-};
+use crate::posts::idempotency::{self, Decision, IdempotencyStore, RECORD_TTL_S, RecordsError};
+use crate::posts::write::{PostWrites, WriteError};
+use crate::posts::{NewPost, Post, PostInput, Trace, Validation};
 
 /// The largest body a write takes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -45,8 +42,8 @@ pub enum WritePostError {
     KeyReused,
     #[error("a request with this Idempotency-Key is still running; retry shortly")]
     InProgress,
-    #[error("idempotency records: {0}")]
-    Records(StoreError),
+    #[error(transparent)]
+    Records(RecordsError),
     #[error(transparent)]
     Write(#[from] WriteError),
 }
@@ -125,27 +122,19 @@ impl WritePost {
         Ok(Self { new: as_author(input, author)?, request_hash: String::new(), key: None })
     }
 
-    pub async fn apply<I, P, C, S, Q, D>(
+    pub async fn apply(
         self,
-        writer: &PostWriter<I, P, C, S, Q>,
-        records: &D,
+        writer: &impl PostWrites,
+        records: &impl IdempotencyStore,
         at: Invocation,
         trace: &Trace,
-    ) -> Result<Written, WritePostError>
-    where
-        I: IdSource,
-        P: Previewer,
-        C: PostCache,
-        S: PostStore,
-        Q: PostQueue,
-        D: IdempotencyStore,
-    {
+    ) -> Result<Written, WritePostError> {
+        // The id is chosen first; with a key, it is recorded with the claim (posts::idempotency).
+        let offered = writer.reserve_id().await?;
         let Some(key) = self.key else {
-            return Ok(Written::Created(Box::new(writer.write(self.new, trace).await?)));
+            return Ok(Written::Created(Box::new(writer.write_as(self.new, offered, trace).await?)));
         };
         let hash = &self.request_hash;
-        // The id is chosen before the claim and recorded with it (see posts::idempotency).
-        let offered = writer.reserve_id().await?;
         let decision = idempotency::decide(records, &key, hash, offered, at.now_ms, at.in_progress_ms())
             .await
             .map_err(WritePostError::Records)?;
@@ -160,7 +149,7 @@ impl WritePost {
                 let expires_at_s = at.now_ms / 1_000 + RECORD_TTL_S;
                 let recorded = match serde_json::to_string(&post) {
                     Ok(body) => records.complete(&key, hash, 201, &body, expires_at_s).await,
-                    Err(e) => Err(StoreError(e.to_string())),
+                    Err(e) => Err(RecordsError(e.to_string())),
                 };
                 if let Err(e) = recorded {
                     // The post is accepted; a retry inside the claim is told to wait, a later

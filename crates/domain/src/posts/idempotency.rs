@@ -13,8 +13,12 @@
 //! SQS that timed out or was answered with an error may still have been accepted, so the retry
 //! must write under the same post id, or one request could be stored as two posts.
 
-use super::StoreError;
 use std::future::Future;
+
+/// The idempotency records could not be read or written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("idempotency records: {0}")]
+pub struct RecordsError(pub String);
 
 /// How long a record is kept for retries (the store's TTL attribute).
 pub const RECORD_TTL_S: u64 = 3_600;
@@ -51,7 +55,7 @@ pub trait IdempotencyStore: Send + Sync {
         post_id: u64,
         now_ms: u64,
         until_ms: u64,
-    ) -> impl Future<Output = Result<Put, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Put, RecordsError>> + Send;
     /// Changes the record's post id from `from` to `to` if it still is `from`; false when
     /// another request took the key over meanwhile.
     fn swap_post_id(
@@ -59,7 +63,7 @@ pub trait IdempotencyStore: Send + Sync {
         key: &str,
         from: u64,
         to: u64,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> impl Future<Output = Result<bool, RecordsError>> + Send;
     fn complete(
         &self,
         key: &str,
@@ -67,10 +71,10 @@ pub trait IdempotencyStore: Send + Sync {
         status: u16,
         body: &str,
         expires_at_s: u64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<(), RecordsError>> + Send;
     /// Ends the claim of a request that failed, keeping its post id for the retry: the claim is
     /// left in progress but expired, if it is still the claim for `post_id`.
-    fn expire(&self, key: &str, post_id: u64) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn expire(&self, key: &str, post_id: u64) -> impl Future<Output = Result<(), RecordsError>> + Send;
 }
 
 /// What to do with a request that carries a key.
@@ -96,7 +100,7 @@ pub async fn decide<S: IdempotencyStore>(
     post_id: u64,
     now_ms: u64,
     in_progress_ms: u64,
-) -> Result<Decision, StoreError> {
+) -> Result<Decision, RecordsError> {
     Ok(match store.put_claim(key, request_hash, post_id, now_ms, now_ms + in_progress_ms).await? {
         // An unfinished claim of the same request was replaced: it may have sent its post to SQS
         // already, so this run writes under its id, recorded on the new claim first in case this

@@ -127,10 +127,10 @@ pub fn check_contents(contents: &str) -> Result<(), Validation> {
 /// A post's link: http(s), at most 2,048 bytes. Whether it may be *fetched* for a preview is
 /// decided later; a link to a private address is stored, just not previewed.
 fn check_url(u: &str) -> Result<String, Validation> {
-    if u.len() > crate::scrap::link::MAX_URL_BYTES {
+    if u.len() > crate::preview::link::MAX_URL_BYTES {
         return Err(invalid(
             "invalid_url",
-            format!("url must be at most {} bytes", crate::scrap::link::MAX_URL_BYTES),
+            format!("url must be at most {} bytes", crate::preview::link::MAX_URL_BYTES),
         ));
     }
     match url::Url::parse(u) {

@@ -17,6 +17,31 @@ pub struct Page {
     pub next_cursor: Option<u64>,
 }
 
+/// What reading a page needs (the port `ops::read_posts` takes). [`PostReader`] is the
+/// implementation.
+pub trait PostPages: Send + Sync {
+    /// The user's posts with ids below `before`, newest first, at most `limit`.
+    fn page(
+        &self,
+        user_id: &str,
+        before: Option<u64>,
+        limit: usize,
+        now_ms: u64,
+    ) -> impl std::future::Future<Output = Result<Page, StoreError>> + Send;
+}
+
+impl<C: PostCache, S: PostStore> PostPages for PostReader<C, S> {
+    async fn page(
+        &self,
+        user_id: &str,
+        before: Option<u64>,
+        limit: usize,
+        now_ms: u64,
+    ) -> Result<Page, StoreError> {
+        PostReader::page(self, user_id, before, limit, now_ms).await
+    }
+}
+
 pub struct PostReader<C, S> {
     pub cache: C,
     pub store: S,

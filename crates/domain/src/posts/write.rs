@@ -11,7 +11,7 @@ use super::model::{NewPost, Post};
 use super::{PostCache, PostQueue, PostStore, QueueError, SendError, Trace};
 use crate::issuer::{IdSource, IssueError};
 use crate::ops::preview_link::{PreviewLink, PreviewLinkError};
-use crate::scrap::{Fetcher, Preview, PreviewCache, RateLimiter, Scraper};
+use crate::preview::{LinkPreviews, Preview, RateLimiter};
 use std::future::Future;
 use std::time::Duration;
 
@@ -20,19 +20,19 @@ pub trait Previewer: Send + Sync {
     fn preview(&self, url: &str, caller: &str) -> impl Future<Output = Option<Preview>> + Send;
 }
 
-/// The scraper, under the caller's rate limit and a time budget: a post is stored without a
+/// The preview service, under the caller's rate limit and a time budget: a post is stored without a
 /// preview rather than delayed or failed.
-pub struct BudgetedPreviews<F, C, L> {
-    pub scraper: Scraper<F, C>,
+pub struct BudgetedPreviews<S, L> {
+    pub service: S,
     pub limiter: L,
     pub budget: Duration,
 }
 
-impl<F: Fetcher, C: PreviewCache, L: RateLimiter> Previewer for BudgetedPreviews<F, C, L> {
+impl<S: LinkPreviews, L: RateLimiter> Previewer for BudgetedPreviews<S, L> {
     async fn preview(&self, url: &str, caller: &str) -> Option<Preview> {
         let now_ms = crate::clock_text::now_unix_ms();
         let link = PreviewLink::new(url, caller);
-        match tokio::time::timeout(self.budget, link.apply(&self.scraper, &self.limiter, now_ms)).await {
+        match tokio::time::timeout(self.budget, link.apply(&self.service, &self.limiter, now_ms)).await {
             Ok(Ok(p)) => Some(p),
             Ok(Err(PreviewLinkError::Limited { .. })) => {
                 tracing::info!(caller, "preview skipped: rate limit");
@@ -69,6 +69,30 @@ impl From<SendError> for WriteError {
             SendError::Queue(e) => Self::Queue(e),
             too_large @ SendError::TooLarge { .. } => Self::Queue(QueueError(too_large.to_string())),
         }
+    }
+}
+
+/// What writing a post needs (the port `ops::write_post` takes): a post id chosen ahead, and
+/// the write under it. [`PostWriter`] is the implementation.
+pub trait PostWrites: Send + Sync {
+    fn reserve_id(&self) -> impl Future<Output = Result<u64, WriteError>> + Send;
+    fn write_as(
+        &self,
+        new: NewPost,
+        post_id: u64,
+        trace: &Trace,
+    ) -> impl Future<Output = Result<Post, WriteError>> + Send;
+}
+
+impl<I: IdSource, P: Previewer, C: PostCache, S: PostStore, Q: PostQueue> PostWrites
+    for PostWriter<I, P, C, S, Q>
+{
+    async fn reserve_id(&self) -> Result<u64, WriteError> {
+        PostWriter::reserve_id(self).await
+    }
+
+    async fn write_as(&self, new: NewPost, post_id: u64, trace: &Trace) -> Result<Post, WriteError> {
+        PostWriter::write_as(self, new, post_id, trace).await
     }
 }
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 use url::Url;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScrapConfig {
+pub struct PreviewConfig {
     pub preview_ttl: Duration,
     pub failure_ttl: Duration,
     /// How long one fetch may hold the per-URL lock; at least the fetcher's total timeout.
@@ -26,7 +26,7 @@ pub struct ScrapConfig {
     pub policy: AddressPolicy,
 }
 
-impl Default for ScrapConfig {
+impl Default for PreviewConfig {
     fn default() -> Self {
         Self {
             preview_ttl: Duration::from_secs(2 * 24 * 3600),
@@ -39,7 +39,7 @@ impl Default for ScrapConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ScrapError {
+pub enum PreviewError {
     #[error(transparent)]
     Link(#[from] LinkError),
     #[error(transparent)]
@@ -54,14 +54,29 @@ enum Cached {
     Failure(FetchError),
 }
 
-pub struct Scraper<F, C> {
-    fetcher: F,
-    cache: C,
-    config: ScrapConfig,
+/// What previewing a link needs (the port `ops::preview_link` and the post writer take).
+/// [`PreviewService`] is the implementation.
+pub trait LinkPreviews: Send + Sync {
+    fn preview(
+        &self,
+        raw_url: &str,
+    ) -> impl std::future::Future<Output = Result<Preview, PreviewError>> + Send;
 }
 
-impl<F: Fetcher, C: PreviewCache> Scraper<F, C> {
-    pub fn new(fetcher: F, cache: C, config: ScrapConfig) -> Self {
+impl<F: Fetcher, C: PreviewCache> LinkPreviews for PreviewService<F, C> {
+    async fn preview(&self, raw_url: &str) -> Result<Preview, PreviewError> {
+        PreviewService::preview(self, raw_url).await
+    }
+}
+
+pub struct PreviewService<F, C> {
+    fetcher: F,
+    cache: C,
+    config: PreviewConfig,
+}
+
+impl<F: Fetcher, C: PreviewCache> PreviewService<F, C> {
+    pub fn new(fetcher: F, cache: C, config: PreviewConfig) -> Self {
         Self { fetcher, cache, config }
     }
 
@@ -70,7 +85,7 @@ impl<F: Fetcher, C: PreviewCache> Scraper<F, C> {
     }
 
     /// The preview of `raw_url`, from the cache or fetched.
-    pub async fn preview(&self, raw_url: &str) -> Result<Preview, ScrapError> {
+    pub async fn preview(&self, raw_url: &str) -> Result<Preview, PreviewError> {
         let url = link::check(raw_url, self.config.policy)?;
         let digest = digest(&link::normalize(&url));
         let key = keys::preview(&digest);
@@ -182,21 +197,21 @@ mod tests {
     const PAGE: &str =
         r#"<html><head><title>Hello</title><meta property="og:image" content="/i.png"></head></html>"#;
 
-    fn config() -> ScrapConfig {
-        ScrapConfig {
+    fn config() -> PreviewConfig {
+        PreviewConfig {
             lock_ttl: Duration::from_millis(400),
             wait_step: Duration::from_millis(10),
             ..Default::default()
         }
     }
 
-    fn scraper(f: FakeFetcher) -> Scraper<Arc<FakeFetcher>, Arc<MemoryCache>> {
-        Scraper::new(Arc::new(f), Arc::new(MemoryCache::default()), config())
+    fn service(f: FakeFetcher) -> PreviewService<Arc<FakeFetcher>, Arc<MemoryCache>> {
+        PreviewService::new(Arc::new(f), Arc::new(MemoryCache::default()), config())
     }
 
     #[tokio::test]
     async fn second_request_is_served_from_the_cache() {
-        let s = scraper(FakeFetcher::default().page("https://example.com/a", PAGE));
+        let s = service(FakeFetcher::default().page("https://example.com/a", PAGE));
         let p = s.preview("https://example.com/a").await.unwrap();
         assert_eq!(p.title.as_deref(), Some("Hello"));
         assert_eq!(p.image.as_deref(), Some("https://example.com/i.png"));
@@ -210,11 +225,11 @@ mod tests {
     #[tokio::test]
     async fn upstream_failures_are_cached_briefly() {
         let s =
-            scraper(FakeFetcher::default().answer("https://example.com/gone", Err(FetchError::Status(404))));
+            service(FakeFetcher::default().answer("https://example.com/gone", Err(FetchError::Status(404))));
         for _ in 0..3 {
             assert_eq!(
                 s.preview("https://example.com/gone").await,
-                Err(ScrapError::Fetch(FetchError::Status(404)))
+                Err(PreviewError::Fetch(FetchError::Status(404)))
             );
         }
         assert_eq!(s.fetcher.calls(), 1);
@@ -225,7 +240,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_misses_fetch_once() {
         let f = FakeFetcher::new(Duration::from_millis(80)).page("https://example.com/hot", PAGE);
-        let s = Arc::new(scraper(f));
+        let s = Arc::new(service(f));
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..8 {
             let s = Arc::clone(&s);
@@ -240,7 +255,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_preview_stored_just_before_our_lock_is_not_fetched_again() {
-        let s = scraper(FakeFetcher::default().page("https://example.com/r", PAGE));
+        let s = service(FakeFetcher::default().page("https://example.com/r", PAGE));
         s.preview("https://example.com/r").await.unwrap();
         // Lose the race: our lookup misses, although another request has stored the preview and
         // released the lock by the time we take it.
@@ -251,7 +266,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_vanished_lock_holder_does_not_block_forever() {
-        let s = scraper(FakeFetcher::default().page("https://example.com/x", PAGE));
+        let s = service(FakeFetcher::default().page("https://example.com/x", PAGE));
         let digest = digest(&link::normalize(&Url::parse("https://example.com/x").unwrap()));
         s.cache.lock(&keys::preview_lock(&digest), Duration::from_secs(1)).await.unwrap();
         let p = s.preview("https://example.com/x").await.unwrap();
@@ -261,7 +276,7 @@ mod tests {
 
     #[tokio::test]
     async fn cache_down_still_previews() {
-        let s = scraper(FakeFetcher::default().page("https://example.com/a", PAGE));
+        let s = service(FakeFetcher::default().page("https://example.com/a", PAGE));
         s.cache.set_down(true);
         assert!(s.preview("https://example.com/a").await.is_ok());
         assert!(s.preview("https://example.com/a").await.is_ok());
@@ -270,12 +285,12 @@ mod tests {
 
     #[tokio::test]
     async fn refused_links_are_never_fetched() {
-        let s = scraper(FakeFetcher::default());
+        let s = service(FakeFetcher::default());
         assert!(matches!(
             s.preview("http://169.254.169.254/").await,
-            Err(ScrapError::Link(LinkError::NotAllowed(_)))
+            Err(PreviewError::Link(LinkError::NotAllowed(_)))
         ));
-        assert!(matches!(s.preview("nope").await, Err(ScrapError::Link(LinkError::Invalid(_)))));
+        assert!(matches!(s.preview("nope").await, Err(PreviewError::Link(LinkError::Invalid(_)))));
         assert_eq!(s.fetcher.calls(), 0);
     }
 }

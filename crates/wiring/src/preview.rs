@@ -16,20 +16,20 @@
 
 use adapters::{FetchConfig, RedisShards};
 use chassis::{ConfigError, Env};
-use domain::scrap::ScrapConfig;
-use domain::scrap::link::AddressPolicy;
+use domain::preview::PreviewConfig;
+use domain::preview::link::AddressPolicy;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
-pub struct ScrapSettings {
+pub struct PreviewSettings {
     pub cache_nodes: Vec<String>,
     pub fetch: FetchConfig,
-    pub scrap: ScrapConfig,
+    pub service: PreviewConfig,
     pub rate_limit: u32,
     pub rate_window_minutes: u64,
 }
 
-impl ScrapSettings {
+impl PreviewSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let policy = AddressPolicy { allow_loopback: env.flag_or("SCRAP_ALLOW_LOOPBACK", false)? };
         let total = Duration::from_millis(env.number_or("SCRAP_TIMEOUT_MS", 5_000, 100..=60_000)?);
@@ -47,9 +47,9 @@ impl ScrapSettings {
                 50..=30_000,
             )?),
             total_timeout: total,
-            head_is_enough: Some(domain::scrap::head_is_enough),
+            head_is_enough: Some(domain::preview::head_is_enough),
         };
-        let scrap = ScrapConfig {
+        let service = PreviewConfig {
             preview_ttl: Duration::from_secs(env.number_or(
                 "SCRAP_CACHE_TTL_SECONDS",
                 172_800,
@@ -64,7 +64,7 @@ impl ScrapSettings {
         Ok(Self {
             cache_nodes: RedisShards::parse_nodes(&env.string_or("CACHE_NODES", "")),
             fetch,
-            scrap,
+            service,
             rate_limit: env.number_or("SCRAP_RATE_LIMIT", 10, 1..=1_000_000)?,
             rate_window_minutes: env.number_or("SCRAP_RATE_WINDOW_MINUTES", 5, 1..=60)?,
         })
@@ -77,10 +77,10 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_reference() {
-        let c = ScrapSettings::from_env(&Env::from_pairs::<_, &str, &str>([])).unwrap();
+        let c = PreviewSettings::from_env(&Env::from_pairs::<_, &str, &str>([])).unwrap();
         assert!(c.cache_nodes.is_empty());
         assert_eq!((c.rate_limit, c.rate_window_minutes), (10, 5));
-        assert_eq!(c.scrap.preview_ttl, Duration::from_secs(2 * 86_400));
+        assert_eq!(c.service.preview_ttl, Duration::from_secs(2 * 86_400));
         assert_eq!((c.fetch.max_redirects, c.fetch.max_body_bytes), (5, 2 * 1024 * 1024));
         assert!(!c.fetch.policy.allow_loopback);
     }
@@ -91,9 +91,9 @@ mod tests {
             ("CACHE_NODES", "127.0.0.1:6380, 127.0.0.1:6381,"),
             ("SCRAP_ALLOW_LOOPBACK", "true"),
         ]);
-        let c = ScrapSettings::from_env(&env).unwrap();
+        let c = PreviewSettings::from_env(&env).unwrap();
         assert_eq!(c.cache_nodes, ["127.0.0.1:6380", "127.0.0.1:6381"]);
-        assert!(c.scrap.policy.allow_loopback && c.fetch.policy.allow_loopback);
-        assert!(ScrapSettings::from_env(&Env::from_pairs([("SCRAP_TIMEOUT_MS", "0")])).is_err());
+        assert!(c.service.policy.allow_loopback && c.fetch.policy.allow_loopback);
+        assert!(PreviewSettings::from_env(&Env::from_pairs([("SCRAP_TIMEOUT_MS", "0")])).is_err());
     }
 }

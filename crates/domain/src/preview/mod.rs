@@ -1,9 +1,11 @@
-//! Link previews: which links may be fetched, and the cache-first preview service.
+//! Link previews: which links may be fetched, and the cache-first preview service. The scrap
+//! function, its routes, the post's `scrap` field and the `SCRAP_*` settings keep the reference
+//! service's word; in the code the thing is a preview.
 //!
 //! - [`link`]: URL checks (scheme, length, address policy) and normalization for cache keys.
 //! - `rate`: the per-caller [`RateLimiter`] and [`admit`], the one "limiter down: allow" rule.
-//! - [`service`]: [`Scraper`], cache first, one fetch per URL however many ask at once, failures
-//!   cached briefly.
+//! - [`service`]: [`PreviewService`], cache first, one fetch per URL however many ask at once,
+//!   failures cached briefly; [`LinkPreviews`] is the port over it.
 //!
 //! The ports below are implemented over reqwest and Redis in `adapters`, and in memory in
 //! `fakes`. Extraction itself is the pure `opengraph` crate.
@@ -14,7 +16,7 @@ mod service;
 
 pub use opengraph::Preview;
 pub use rate::{RateDecision, RateLimiter, admit};
-pub use service::{ScrapConfig, ScrapError, Scraper};
+pub use service::{LinkPreviews, PreviewConfig, PreviewError, PreviewService};
 
 use crate::cache::CacheError;
 

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 /// A fetcher serving canned pages by exact URL, counting calls, optionally slow.
 #[derive(Debug, Default)]
 pub struct FakeFetcher {
-    pages: Mutex<std::collections::HashMap<String, Result<crate::scrap::Fetched, crate::scrap::FetchError>>>,
+    pages:
+        Mutex<std::collections::HashMap<String, Result<crate::preview::Fetched, crate::preview::FetchError>>>,
     calls: AtomicUsize,
     delay: std::time::Duration,
 }
@@ -18,16 +19,20 @@ impl FakeFetcher {
 
     /// Serves `html` for `url`.
     pub fn page(self, url: &str, html: &str) -> Self {
-        let fetched = url::Url::parse(url).map(|final_url| crate::scrap::Fetched {
+        let fetched = url::Url::parse(url).map(|final_url| crate::preview::Fetched {
             final_url,
             content_type: Some("text/html; charset=utf-8".into()),
             body: html.as_bytes().to_vec(),
         });
-        let answer = fetched.map_err(|e| crate::scrap::FetchError::BadRedirect(e.to_string()));
+        let answer = fetched.map_err(|e| crate::preview::FetchError::BadRedirect(e.to_string()));
         self.answer(url, answer)
     }
 
-    pub fn answer(self, url: &str, answer: Result<crate::scrap::Fetched, crate::scrap::FetchError>) -> Self {
+    pub fn answer(
+        self,
+        url: &str,
+        answer: Result<crate::preview::Fetched, crate::preview::FetchError>,
+    ) -> Self {
         self.pages.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(url.to_owned(), answer);
         self
     }
@@ -37,15 +42,15 @@ impl FakeFetcher {
     }
 }
 
-impl crate::scrap::Fetcher for FakeFetcher {
-    async fn fetch(&self, url: &url::Url) -> Result<crate::scrap::Fetched, crate::scrap::FetchError> {
+impl crate::preview::Fetcher for FakeFetcher {
+    async fn fetch(&self, url: &url::Url) -> Result<crate::preview::Fetched, crate::preview::FetchError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
         let pages = self.pages.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         pages
             .get(url.as_str())
             .cloned()
-            .unwrap_or(Err(crate::scrap::FetchError::Unreachable("no such page".into())))
+            .unwrap_or(Err(crate::preview::FetchError::Unreachable("no such page".into())))
     }
 }
 
@@ -89,7 +94,7 @@ impl MemoryCache {
     }
 }
 
-impl crate::scrap::PreviewCache for MemoryCache {
+impl crate::preview::PreviewCache for MemoryCache {
     async fn get(&self, key: &str) -> Result<Option<String>, crate::cache::CacheError> {
         self.check()?;
         if self.stale_gets.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
@@ -125,10 +130,10 @@ impl crate::scrap::PreviewCache for MemoryCache {
 
 /// A rate limiter that answers what it is told to, or fails.
 #[derive(Debug)]
-pub struct FixedLimiter(pub Result<crate::scrap::RateDecision, crate::cache::CacheError>);
+pub struct FixedLimiter(pub Result<crate::preview::RateDecision, crate::cache::CacheError>);
 
-impl crate::scrap::RateLimiter for FixedLimiter {
-    async fn hit(&self, _: &str, _: u64) -> Result<crate::scrap::RateDecision, crate::cache::CacheError> {
+impl crate::preview::RateLimiter for FixedLimiter {
+    async fn hit(&self, _: &str, _: u64) -> Result<crate::preview::RateDecision, crate::cache::CacheError> {
         self.0.clone()
     }
 }

@@ -11,7 +11,7 @@ pub enum RateDecision {
     Limited { retry_after_s: u64 },
 }
 
-/// Counts a caller's scraps in a sliding window; the check and the count are one atomic step.
+/// Counts a caller's previews in a sliding window; the check and the count are one atomic step.
 pub trait RateLimiter: Send + Sync {
     fn hit(&self, caller: &str, now_ms: u64)
     -> impl Future<Output = Result<RateDecision, CacheError>> + Send;
