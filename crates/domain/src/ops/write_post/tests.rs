@@ -1,6 +1,7 @@
 use super::*;
 use crate::fakes::MemoryIdempotency;
 use crate::fakes::posts::{CountingIds, FixedPreviews, MemoryPostCache, MemoryQueue, MemoryTable};
+use crate::posts::write::PostWriter;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 type Writer = PostWriter<CountingIds, FixedPreviews, MemoryPostCache, MemoryTable, MemoryQueue>;
