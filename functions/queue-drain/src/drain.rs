@@ -14,7 +14,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chassis::errors::BatchError;
 use domain::posts::PostCache;
 use domain::posts::TRACE_ATTRIBUTE;
-use domain::posts::drain::{Backoff, PostBatchStore, Redeliveries, drain, list_persisted, retry_delay_s};
+use domain::posts::drain::{Backoff, PostBatchStore, Redeliveries, drain, list_persisted};
 use lambda_runtime::LambdaEvent;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -104,7 +104,7 @@ pub async fn handle<S: PostBatchStore, R: Redeliveries, C: PostCache>(
         .iter()
         .filter_map(|f| {
             let (handle, receives) = receipts.get(&f.message_id)?;
-            Some((handle.clone(), retry_delay_s(f.permanent, *receives)))
+            Some((handle.clone(), f.redelivery_delay_s(*receives)))
         })
         .collect();
     if !early.is_empty() {

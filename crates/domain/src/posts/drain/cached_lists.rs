@@ -9,10 +9,22 @@ use crate::posts::PostCache;
 use std::collections::HashMap;
 
 /// Receives during which a persisted post whose cached list could not be updated is failed
-/// for another try (the tries span 1 + 2 + 4 s: a node frozen for a few seconds, then skipped
-/// by its breaker for 5 s more); beyond them the list is left (it expires, or a read refills
-/// it). Below the queue's 5 receives, so such a message never reaches the dead-letter queue.
+/// for another try; beyond them the list is left (it expires, or a read refills it). Below the
+/// queue's 5 receives, so such a message never reaches the dead-letter queue.
 pub const LIST_UPDATE_RECEIVES: u32 = 4;
+
+/// The pauses between list-update tries: 2, 6, then 20 s, so the last try comes about 28 s
+/// after the first. An unreachable node is an outage (seconds, a restart or a hang) and then
+/// 5 s more during which every instance's breaker skips it; the 1, 2, 4 s of a table retry
+/// spanned 7 s, which a 4 s hang plus the breaker outlasted, and a drain killed mid-batch
+/// spends one of the receives too.
+pub fn list_retry_delay_s(receive_count: u32) -> u32 {
+    match receive_count {
+        0 | 1 => 2,
+        2 => 6,
+        _ => 20,
+    }
+}
 
 /// Adds each persisted post to its user's cached list, if the list is cached (one update per
 /// post, all at once, each bounded by `deadline`). A message whose update failed moves from
@@ -47,6 +59,9 @@ pub async fn list_persisted<C: PostCache>(
         if unlisted && receive < LIST_UPDATE_RECEIVES {
             retried.push(id);
         } else {
+            if unlisted {
+                tracing::warn!(message_id = %id, receive, "cached list given up on: it lacks the post until it expires");
+            }
             kept.push(id);
         }
     }
@@ -55,6 +70,7 @@ pub async fn list_persisted<C: PostCache>(
         outcome.failed.push(Failure {
             message_id: id,
             permanent: false,
+            unlisted: true,
             reason: "persisted; its user's cached list not updated yet".into(),
         });
     }
@@ -91,5 +107,9 @@ mod tests {
         assert_eq!(out.failed.len(), 1);
         assert!(out.failed[0].message_id == "a" && !out.failed[0].permanent, "{out:?}");
         assert_eq!(table.items.lock().unwrap().len(), 2, "persisted all the same");
+        assert!(out.failed[0].unlisted);
+        let pauses: Vec<u32> =
+            (1..LIST_UPDATE_RECEIVES).map(|n| out.failed[0].redelivery_delay_s(n)).collect();
+        assert_eq!(pauses, [2, 6, 20], "list tries span a node's outage and its breaker's cool-down");
     }
 }

@@ -26,7 +26,7 @@ mod fixtures;
 mod redelivery;
 mod write;
 
-pub use cached_lists::{LIST_UPDATE_RECEIVES, list_persisted};
+pub use cached_lists::{LIST_UPDATE_RECEIVES, list_persisted, list_retry_delay_s};
 pub use redelivery::{MAX_RETRY_DELAY_S, Redeliveries, retry_delay_s};
 pub use write::Backoff;
 
@@ -50,7 +50,21 @@ pub struct Failure {
     pub message_id: String,
     /// Never retried: the message can not succeed.
     pub permanent: bool,
+    /// Persisted, but its user's cached list is not updated yet: tried again on the slower
+    /// schedule of [`list_retry_delay_s`], which outlasts a node's outage and its breaker.
+    pub unlisted: bool,
     pub reason: String,
+}
+
+impl Failure {
+    /// Seconds until this message, failed on its `receive_count`th receive, is tried again.
+    pub fn redelivery_delay_s(&self, receive_count: u32) -> u32 {
+        if self.unlisted {
+            list_retry_delay_s(receive_count)
+        } else {
+            retry_delay_s(self.permanent, receive_count)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -86,7 +100,12 @@ pub async fn drain<S: PostBatchStore>(
                     }
                 }
             }
-            Err(reason) => outcome.failed.push(Failure { message_id: id.clone(), permanent: true, reason }),
+            Err(reason) => outcome.failed.push(Failure {
+                message_id: id.clone(),
+                permanent: true,
+                unlisted: false,
+                reason,
+            }),
         }
     }
     let entries: Vec<(Post, Vec<String>)> = order.into_iter().filter_map(|k| by_key.remove(&k)).collect();
@@ -107,6 +126,7 @@ pub async fn drain<S: PostBatchStore>(
                 Err(reason) => outcome.failed.extend(ids.iter().map(|id| Failure {
                     message_id: id.clone(),
                     permanent: false,
+                    unlisted: false,
                     reason: reason.clone(),
                 })),
             }
