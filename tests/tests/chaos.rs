@@ -178,14 +178,14 @@ async fn chaos() {
     let c = http();
     let all = writes.all();
     let checking = Instant::now();
-    let mut mismatches = list_mismatches(&c, &users, &all, false).await;
-    while mismatches > 0 && checking.elapsed() < LIST_CONVERGENCE {
+    let mismatches = loop {
+        let last = checking.elapsed() >= LIST_CONVERGENCE;
+        let n = list_mismatches(&c, &users, &all, last).await;
+        if n == 0 || last {
+            break n;
+        }
         tokio::time::sleep(Duration::from_secs(2)).await;
-        mismatches = list_mismatches(&c, &users, &all, false).await;
-    }
-    if mismatches > 0 {
-        list_mismatches(&c, &users, &all, true).await;
-    }
+    };
     let converged_ms = checking.elapsed().as_millis();
     let faults: Vec<String> = injected.iter().map(|(k, n)| format!("{k}:{n}")).collect();
     let line = format!(

@@ -13,19 +13,6 @@ use std::collections::HashMap;
 /// queue's 5 receives, so such a message never reaches the dead-letter queue.
 pub const LIST_UPDATE_RECEIVES: u32 = 4;
 
-/// The pauses between list-update tries: 2, 6, then 20 s, so the last try comes about 28 s
-/// after the first. An unreachable node is an outage (seconds, a restart or a hang) and then
-/// 5 s more during which every instance's breaker skips it; the 1, 2, 4 s of a table retry
-/// spanned 7 s, which a 4 s hang plus the breaker outlasted, and a drain killed mid-batch
-/// spends one of the receives too.
-pub fn list_retry_delay_s(receive_count: u32) -> u32 {
-    match receive_count {
-        0 | 1 => 2,
-        2 => 6,
-        _ => 20,
-    }
-}
-
 /// Adds each persisted post to its user's cached list, if the list is cached (one update per
 /// post, all at once, each bounded by `deadline`). A message whose update failed moves from
 /// persisted to failed (transient) while its receive count (`receives`, by message id; 1 when

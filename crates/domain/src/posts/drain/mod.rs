@@ -18,7 +18,7 @@
 //! The files, by concern: this one decodes a batch, writes one item per key in chunks and
 //! gathers the outcome; `write` writes one chunk, retrying with [`Backoff`]; `cached_lists`
 //! adds the persisted posts to their users' cached lists, and says why; `redelivery` says
-//! when a failed message comes back ([`retry_delay_s`], [`Redeliveries`]).
+//! when a failed message comes back ([`retry_delay_s`], [`list_retry_delay_s`], [`Redeliveries`]).
 
 mod cached_lists;
 #[cfg(test)]
@@ -26,8 +26,8 @@ mod fixtures;
 mod redelivery;
 mod write;
 
-pub use cached_lists::{LIST_UPDATE_RECEIVES, list_persisted, list_retry_delay_s};
-pub use redelivery::{MAX_RETRY_DELAY_S, Redeliveries, retry_delay_s};
+pub use cached_lists::{LIST_UPDATE_RECEIVES, list_persisted};
+pub use redelivery::{MAX_RETRY_DELAY_S, Redeliveries, list_retry_delay_s, retry_delay_s};
 pub use write::Backoff;
 
 use super::StoreError;

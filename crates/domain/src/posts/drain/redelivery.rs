@@ -24,6 +24,19 @@ pub fn retry_delay_s(permanent: bool, receive_count: u32) -> u32 {
     1u32.checked_shl(receive_count.saturating_sub(1)).unwrap_or(u32::MAX).min(MAX_RETRY_DELAY_S)
 }
 
+/// The pauses between list-update tries: 2, 6, then 20 s, so the last try comes about 28 s
+/// after the first. An unreachable node is an outage (seconds, a restart or a hang) and then
+/// 5 s more during which every instance's breaker skips it; the 1, 2, 4 s of a table retry
+/// spanned 7 s, which a 4 s hang plus the breaker outlasted, and a drain killed mid-batch
+/// spends one of the receives too.
+pub fn list_retry_delay_s(receive_count: u32) -> u32 {
+    match receive_count {
+        0 | 1 => 2,
+        2 => 6,
+        _ => 20,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
